@@ -1,0 +1,164 @@
+"""Stage interfaces of the pipeline and the data that flows between them.
+
+The core calls stages only through these protocols, so the same pipeline runs inside the WebUI
+(WebUI-backed stages), stand-alone (diffusers, spandrel, transformers, segment-anything) and in tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+from PIL import Image
+
+if TYPE_CHECKING:
+    from .planning import InpaintJob
+
+BBox = tuple[float, float, float, float]
+"""x0, y0, x1, y1 in pixels of the image the stage was given (x1, y1 exclusive)."""
+
+ClassMasks = dict[str, np.ndarray]
+"""Object class -> boolean mask of the working image's size (H, W)."""
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One detected object: a vocabulary class, a score in [0, 1] and a box."""
+
+    label: str
+    score: float
+    box: BBox
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "score": round(float(self.score), 6), "box": [round(float(v), 2) for v in self.box]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Detection":
+        x0, y0, x1, y1 = (float(v) for v in data["box"])
+        return cls(label=str(data["label"]), score=float(data["score"]), box=(x0, y0, x1, y1))
+
+
+@dataclass
+class Tags:
+    """What the tagger saw: detected objects, interior-style scores and an optional caption."""
+
+    objects: list[Detection] = field(default_factory=list)
+    styles: dict[str, float] = field(default_factory=dict)
+    caption: str | None = None
+
+    def class_scores(self) -> dict[str, float]:
+        """Best detection score per class, highest first."""
+        best: dict[str, float] = {}
+        for det in self.objects:
+            best[det.label] = max(best.get(det.label, 0.0), det.score)
+        return dict(sorted(best.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    def style_tags(self, min_score: float = 0.0) -> list[str]:
+        """Style tags whose score is at least ``min_score``, highest first."""
+        ranked = sorted(self.styles.items(), key=lambda kv: (-kv[1], kv[0]))
+        return [name for name, score in ranked if score >= min_score]
+
+    def top_style(self) -> str | None:
+        ranked = self.style_tags()
+        return ranked[0] if ranked else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "objects": [d.to_dict() for d in self.objects],
+            "styles": {k: round(float(v), 6) for k, v in self.styles.items()},
+            "caption": self.caption,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Tags":
+        return cls(
+            objects=[Detection.from_dict(d) for d in data.get("objects", [])],
+            styles={str(k): float(v) for k, v in data.get("styles", {}).items()},
+            caption=data.get("caption"),
+        )
+
+
+@runtime_checkable
+class Restorer(Protocol):
+    """Super-resolution / restoration to an exact working size."""
+
+    name: str
+
+    def restore(self, image: Image.Image, size: tuple[int, int]) -> Image.Image:
+        """Return ``image`` restored and resized to exactly ``size`` (width, height), RGB."""
+        ...
+
+
+@runtime_checkable
+class Tagger(Protocol):
+    """Finds vocabulary object classes (with boxes) and interior-style tags."""
+
+    name: str
+
+    def tag(self, image: Image.Image) -> Tags:
+        ...
+
+
+@runtime_checkable
+class Segmenter(Protocol):
+    """Turns detections into one boolean mask per class."""
+
+    name: str
+
+    def segment(self, image: Image.Image, detections: Sequence[Detection]) -> ClassMasks:
+        """Return class -> bool mask of ``image``'s size (H, W); classes without a mask are absent."""
+        ...
+
+
+@runtime_checkable
+class Inpainter(Protocol):
+    """Repaints the masked area of an image with a job's prompt and settings."""
+
+    name: str
+
+    def inpaint(self, image: Image.Image, job: "InpaintJob") -> Image.Image:
+        """Return an image of ``image``'s size; pixels outside ``job.mask`` must stay unchanged."""
+        ...
+
+
+@runtime_checkable
+class Releasable(Protocol):
+    """A stage holding models that can be offloaded or freed once its work is done."""
+
+    def release(self) -> None:
+        ...
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """A step of a batch: ``kind`` is 'image', 'stage' or 'job'; counters are 0-based ``index`` of ``total``."""
+
+    kind: str
+    index: int
+    total: int
+    text: str
+
+
+class ProgressSink(Protocol):
+    def __call__(self, event: ProgressEvent) -> None:
+        ...
+
+
+InterruptCheck = Callable[[], bool]
+"""Returns True when the user asked to stop (checked between stages and jobs)."""
+
+
+def no_progress(event: ProgressEvent) -> None:
+    """A progress sink that ignores every event."""
+
+
+def never_interrupted() -> bool:
+    return False
+
+
+def release_all(stages: Sequence[object]) -> None:
+    """Offload or free every stage that holds models."""
+    for stage in stages:
+        if isinstance(stage, Releasable):
+            stage.release()
