@@ -88,7 +88,7 @@ def shrink(mask: np.ndarray, px: int) -> np.ndarray:
 
 
 def feather(mask: np.ndarray, px: int) -> np.ndarray:
-    """Inward soft edge as float32 in [0, 1]: exactly 0 outside the mask, 1 deeper than ``px`` pixels.
+    """Inward soft edge as float32 in [0, 1]: exactly 0 outside the mask, 1 from depth ``px + 1`` inward.
 
     A mask pixel at Euclidean distance d from the nearest False pixel gets ``min(1, d / (px + 1))``: with
     ``px == 3`` the edge pixels read 0.25, 0.5, 0.75 going inward, then 1. ``px == 0`` gives the hard mask.
