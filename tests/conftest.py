@@ -1,0 +1,29 @@
+"""Shared fixtures: generated rooms, the built-in alien theme and the colour-reading stage doubles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from alien_filters.pipeline import Stages
+from alien_filters.themes import Theme, get_theme
+from tests.doubles import ColourSegmenter, ColourTagger, PaintInpainter, ResizeRestorer
+from tests.rooms import write_rooms
+
+
+@pytest.fixture(scope="session")
+def alien_theme() -> Theme:
+    return get_theme("alien")
+
+
+@pytest.fixture
+def double_stages() -> Stages:
+    return Stages(ResizeRestorer(), ColourTagger(), ColourSegmenter(), PaintInpainter())
+
+
+@pytest.fixture
+def rooms_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "rooms"
+    write_rooms(folder, 4)
+    return folder
