@@ -1,0 +1,210 @@
+"""Stand-alone inpainter: a local Stable Diffusion inpainting checkpoint run through diffusers.
+
+Each job is inpainted "only masked", as the WebUI does: the job's box is cropped, resized to the model size,
+inpainted with the job's prompt, settings and seed, resized back and pasted through the feathered job mask, so
+pixels outside the mask stay exactly as they were.
+
+Only inpainting checkpoints (a UNet with 9 input channels, e.g. sd-v1-5-inpainting) are accepted: a plain
+text-to-image checkpoint gives a clear error instead of the poor seams of img2img-with-mask.
+"""
+
+from __future__ import annotations
+
+import gc
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+import numpy as np
+from PIL import Image
+
+from . import masks
+from .compositing import crop_for_job, crop_mask, paste_back
+
+if TYPE_CHECKING:
+    from diffusers import StableDiffusionInpaintPipeline
+
+    from .planning import InpaintJob
+
+INPAINT_IN_CHANNELS = 9
+SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt")
+SCHEDULERS: dict[str, tuple[str, dict[str, Any]]] = {
+    "dpm++2m": ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++", "solver_order": 2}),
+    "dpm++2m_karras": ("DPMSolverMultistepScheduler",
+                       {"algorithm_type": "dpmsolver++", "solver_order": 2, "use_karras_sigmas": True}),
+    "euler_a": ("EulerAncestralDiscreteScheduler", {}),
+    "euler": ("EulerDiscreteScheduler", {}),
+    "ddim": ("DDIMScheduler", {}),
+    "pndm": ("PNDMScheduler", {}),
+}
+"""Scheduler choices: name -> (diffusers class, config overrides)."""
+
+
+class InpaintCheckpointError(ValueError):
+    """A checkpoint that is missing, unreadable or not an inpainting model."""
+
+
+class InpaintInterrupted(Exception):
+    """The user asked to stop while a job was being inpainted."""
+
+
+class DiffusersInpainter:
+    """Inpainter (see :class:`alien_filters.stages.Inpainter`) backed by ``StableDiffusionInpaintPipeline``.
+
+    ``checkpoint`` is a diffusers folder (with model_index.json) or a single ``.safetensors``/``.ckpt`` file.
+    Single files need the pipeline's configs: ``config_dir`` (a local diffusers-format folder of the same model
+    family) keeps loading offline; without it diffusers fetches the official configs once. The model is loaded
+    lazily on the first job and kept until :meth:`release`.
+    """
+
+    def __init__(
+        self,
+        checkpoint: Path,
+        device: str = "cpu",
+        dtype: Any = None,
+        scheduler: str = "dpm++2m",
+        config_dir: Path | None = None,
+        interrupted: Callable[[], bool] | None = None,
+    ) -> None:
+        if scheduler not in SCHEDULERS:
+            raise ValueError(f"unknown scheduler {scheduler!r}; choose one of {', '.join(SCHEDULERS)}")
+        self.checkpoint = Path(checkpoint)
+        self.device = device
+        self.dtype = dtype
+        self.scheduler = scheduler
+        self.config_dir = Path(config_dir) if config_dir is not None else None
+        self.interrupted = interrupted
+        self.name = f"diffusers:{self.checkpoint.name}"
+        self._pipe: StableDiffusionInpaintPipeline | None = None
+
+    # -- loading ---------------------------------------------------------------------------------------------
+
+    @property
+    def pipeline(self) -> StableDiffusionInpaintPipeline:
+        """The loaded pipeline (loads it on first use)."""
+        if self._pipe is None:
+            self._pipe = self._load()
+        return self._pipe
+
+    def _torch_dtype(self) -> Any:
+        import torch
+
+        if self.dtype is not None:
+            return self.dtype
+        return torch.float16 if str(self.device).startswith("cuda") else torch.float32
+
+    def _load(self) -> StableDiffusionInpaintPipeline:
+        from diffusers import StableDiffusionInpaintPipeline
+
+        path = self.checkpoint
+        kwargs: dict[str, Any] = {"safety_checker": None, "requires_safety_checker": False,
+                                  "torch_dtype": self._torch_dtype()}
+        if not path.exists():
+            raise InpaintCheckpointError(f"{path}: inpainting checkpoint not found")
+        try:
+            if path.is_dir():
+                if not (path / "model_index.json").is_file():
+                    raise InpaintCheckpointError(
+                        f"{path}: not a diffusers model folder (no model_index.json); pass the folder that "
+                        "save_pretrained wrote or a single .safetensors/.ckpt file")
+                pipe = StableDiffusionInpaintPipeline.from_pretrained(str(path), local_files_only=True, **kwargs)
+            elif path.suffix.lower() in SINGLE_FILE_SUFFIXES:
+                if self.config_dir is not None:
+                    if not (self.config_dir / "model_index.json").is_file():
+                        raise InpaintCheckpointError(
+                            f"{self.config_dir}: config folder for {path} has no model_index.json")
+                    kwargs.update(config=str(self.config_dir), local_files_only=True)
+                pipe = StableDiffusionInpaintPipeline.from_single_file(str(path), **kwargs)
+            else:
+                raise InpaintCheckpointError(
+                    f"{path}: unsupported checkpoint type; expected a diffusers folder or one of "
+                    f"{', '.join(SINGLE_FILE_SUFFIXES)}")
+        except InpaintCheckpointError:
+            raise
+        except Exception as exc:  # diffusers/safetensors/torch raise many types for broken files
+            hint = "" if path.is_dir() or self.config_dir else (
+                " (single files need the model's configs: pass config_dir, or go online once so diffusers gets them)")
+            raise InpaintCheckpointError(f"{path}: cannot load Stable Diffusion checkpoint: {exc}{hint}") from exc
+        channels = pipe.unet.config.in_channels
+        if channels != INPAINT_IN_CHANNELS:
+            raise InpaintCheckpointError(
+                f"{path}: not an inpainting checkpoint (its UNet takes {channels} input channels, inpainting models "
+                f"take {INPAINT_IN_CHANNELS}); use an inpainting model such as sd-v1-5-inpainting")
+        pipe.scheduler = _make_scheduler(self.scheduler, pipe.scheduler.config)
+        pipe.set_progress_bar_config(disable=True)
+        return pipe.to(self.device)
+
+    def model_size(self) -> int:
+        """The side in pixels the model was trained at (512 for SD1.5)."""
+        pipe = self.pipeline
+        return int(pipe.unet.config.sample_size) * int(pipe.vae_scale_factor)
+
+    # -- inpainting ------------------------------------------------------------------------------------------
+
+    def inpaint(self, image: Image.Image, job: InpaintJob) -> Image.Image:
+        """Repaint ``job.mask`` of ``image``; returns an image of the same size and mode."""
+        import torch
+
+        mask = np.asarray(job.mask, dtype=bool)
+        if mask.shape != (image.height, image.width):
+            raise ValueError(f"job {job.index} ({job.rule}): mask shape {mask.shape} does not match the "
+                             f"{image.width}x{image.height} image")
+        if not mask.any():
+            return image.copy()
+        self._check_interrupt()
+        pipe = self.pipeline
+        crop, crop_box = crop_for_job(image.convert("RGB"), job.box, multiple=8, target_long_side=self.model_size())
+        x0, y0, x1, y1 = crop_box
+        if mask[:y0].any() or mask[y1:].any() or mask[:, :x0].any() or mask[:, x1:].any():
+            raise ValueError(f"job {job.index} ({job.rule}): mask extends outside its box {job.box}")
+        settings = job.settings
+        generator = torch.Generator(_generator_device(self.device)).manual_seed(int(job.seed))
+        with torch.inference_mode():
+            result = pipe(
+                prompt=job.prompt,
+                negative_prompt=job.negative_prompt or None,
+                image=crop,
+                mask_image=crop_mask(mask, crop_box, crop.size),
+                height=crop.height,
+                width=crop.width,
+                strength=float(settings.denoising_strength),
+                num_inference_steps=int(settings.steps),
+                guidance_scale=float(settings.cfg_scale),
+                generator=generator,
+                output_type="pil",
+                callback_on_step_end=self._on_step_end,
+            )
+        generated = result.images[0]
+        alpha = masks.feather(mask, int(settings.mask_feather))
+        base = image if image.mode in ("RGB", "RGBA", "L") else image.convert("RGB")
+        return paste_back(base, generated, crop_box, alpha)
+
+    def _check_interrupt(self) -> None:
+        if self.interrupted is not None and self.interrupted():
+            raise InpaintInterrupted("inpainting interrupted")
+
+    def _on_step_end(self, pipe: Any, step: int, timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
+        self._check_interrupt()
+        return tensors
+
+    def release(self) -> None:
+        """Free the pipeline (and its GPU memory); the next job loads it again."""
+        if self._pipe is None:
+            return
+        self._pipe = None
+        gc.collect()
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+
+def _make_scheduler(name: str, config: Any) -> Any:
+    import diffusers
+
+    class_name, overrides = SCHEDULERS[name]
+    return getattr(diffusers, class_name).from_config(config, **overrides)
+
+
+def _generator_device(device: str) -> str:
+    """torch.Generator device for ``device`` (MPS generators are unreliable; CPU noise is used there)."""
+    return str(device) if str(device).startswith("cuda") else "cpu"
