@@ -1,0 +1,183 @@
+"""ModelManager: lookup in the WebUI folders, the models dir and the HF cache; downloads; status."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from alien_filters.models.manager import (
+    ModelManager,
+    ModelMissingError,
+    default_models_dir,
+    hf_hub_cache,
+    is_transformers_folder,
+)
+from alien_filters.models.registry import REGISTRY, get_spec
+
+
+class RecordingDownloader:
+    """Writes a small file where the manager asks and records what it asked for."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Path, str | None, int | None]] = []
+
+    def __call__(self, url: str, dest: Path, sha256: str | None, size: int | None, progress: bool = True) -> Path:
+        self.calls.append((url, dest, sha256, size))
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(b"downloaded")
+        return dest
+
+
+def _touch(path: Path, data: bytes = b"weights") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def _hf_folder(folder: Path, weights: str = "pytorch_model.bin") -> Path:
+    _touch(folder / "config.json", b"{}")
+    _touch(folder / weights)
+    return folder
+
+
+def test_locate_in_models_dir_with_official_names(tmp_path: Path) -> None:
+    manager = ModelManager(tmp_path)
+    assert manager.locate("sam_vit_b") is None
+    sam = _touch(tmp_path / "sam" / "sam_vit_b_01ec64.pth")
+    assert manager.locate("sam_vit_b") == sam
+    _touch(tmp_path / "SwinIR" / "SwinIR_4x.pth", b"")  # an empty file is not a model
+    assert manager.locate("swinir_x4") is None
+
+
+def test_search_dirs_are_looked_in_first(tmp_path: Path) -> None:
+    webui_sam = tmp_path / "webui" / "models" / "sam"
+    ours = _touch(tmp_path / "models" / "sam" / "sam_vit_b_01ec64.pth")
+    manager = ModelManager(tmp_path / "models", search_dirs={"sam": [webui_sam]})
+    assert manager.locate("sam_vit_b") == ours
+    theirs = _touch(webui_sam / "sam_vit_b_01ec64.pth")
+    assert manager.locate("sam_vit_b") == theirs
+
+
+def test_swinir_release_file_name_is_found_too(tmp_path: Path) -> None:
+    webui_swinir = tmp_path / "webui" / "SwinIR"
+    release = _touch(webui_swinir / "003_realSR_BSRGAN_DFOWMFC_s64w8_SwinIR-L_x4_GAN.pth")
+    manager = ModelManager(tmp_path / "models", search_dirs={"SwinIR": [webui_swinir]})
+    assert manager.locate("swinir_x4") == release
+
+
+def test_hf_cache_layout_is_searched(tmp_path: Path) -> None:
+    hub = tmp_path / "hf" / "hub"
+    repo = hub / "models--openai--clip-vit-base-patch32"
+    _hf_folder(repo / "snapshots" / "aaaa")
+    newest = _hf_folder(repo / "snapshots" / "bbbb")
+    _touch(repo / "refs" / "main", b"bbbb\n")
+    as_hub = ModelManager(tmp_path / "models", search_dirs={"transformers": [hub]})
+    assert as_hub.locate("clip_vit_b32") == newest
+    as_hf_home = ModelManager(tmp_path / "models", search_dirs={"transformers": [tmp_path / "hf"]})
+    assert as_hf_home.locate("clip_vit_b32") == newest
+    assert as_hub.locate("owlvit_base") is None
+
+
+def test_save_pretrained_folders_in_a_search_dir(tmp_path: Path) -> None:
+    extra = tmp_path / "extra"
+    folder = _hf_folder(extra / "google" / "owlvit-base-patch32", weights="model.safetensors")
+    manager = ModelManager(tmp_path / "models", search_dirs={"transformers": [extra]})
+    assert manager.locate("owlvit_base") == folder
+    assert not is_transformers_folder(tmp_path)
+
+
+def test_own_folder_counts_only_when_every_file_is_there(tmp_path: Path) -> None:
+    spec = get_spec("clip_vit_b32")
+    target = tmp_path / spec.relpath
+    _hf_folder(target)  # config + weights but no tokenizer files: an interrupted download
+    manager = ModelManager(tmp_path)
+    assert manager.locate("clip_vit_b32") is None
+    for remote in spec.files:
+        _touch(target / remote.filename)
+    assert manager.locate("clip_vit_b32") == target
+
+
+def test_present_files_are_used_without_download(tmp_path: Path) -> None:
+    downloader = RecordingDownloader()
+    sam = _touch(tmp_path / "sam" / "sam_vit_b_01ec64.pth", b"not the official bytes")
+    manager = ModelManager(tmp_path, downloader=downloader)
+    assert manager.ensure("sam_vit_b") == sam
+    assert downloader.calls == []
+
+
+def test_ensure_downloads_a_missing_file_to_its_official_path(tmp_path: Path) -> None:
+    downloader = RecordingDownloader()
+    manager = ModelManager(tmp_path, downloader=downloader)
+    path = manager.ensure("swinir_x2")
+    spec = get_spec("swinir_x2")
+    assert path == tmp_path / spec.relpath and path.is_file()
+    assert downloader.calls == [(spec.url, path, spec.sha256, spec.size)]
+    assert manager.ensure("swinir_x2") == path and len(downloader.calls) == 1
+
+
+def test_ensure_downloads_every_missing_file_of_a_folder(tmp_path: Path) -> None:
+    downloader = RecordingDownloader()
+    spec = get_spec("owlvit_base")
+    target = tmp_path / spec.relpath
+    _touch(target / "config.json", b"{}")  # left by an earlier, interrupted run
+    manager = ModelManager(tmp_path, downloader=downloader)
+    assert manager.ensure("owlvit_base") == target
+    wanted = [(f.url, target / f.filename, f.sha256, f.size) for f in spec.files if f.filename != "config.json"]
+    assert downloader.calls == wanted
+    assert manager.locate("owlvit_base") == target
+
+
+def test_unverified_download_is_reported(tmp_path: Path, caplog) -> None:
+    manager = ModelManager(tmp_path, downloader=RecordingDownloader())
+    with caplog.at_level("WARNING"):
+        manager.ensure("owlv2_base")
+    assert "owlv2_base" in caplog.text and "not be verified" in caplog.text
+
+
+def test_missing_model_with_downloads_off_says_where_to_put_it(tmp_path: Path) -> None:
+    webui_sam = tmp_path / "webui" / "sam"
+    manager = ModelManager(tmp_path / "models", search_dirs={"sam": [webui_sam]}, allow_download=False)
+    with pytest.raises(ModelMissingError) as info:
+        manager.ensure("sam_vit_b")
+    message = str(info.value)
+    spec = get_spec("sam_vit_b")
+    assert spec.url in message
+    assert str(tmp_path / "models" / "sam" / "sam_vit_b_01ec64.pth") in message
+    assert str(webui_sam / "sam_vit_b_01ec64.pth") in message
+
+
+def test_status_lists_the_registry(tmp_path: Path) -> None:
+    sam = _touch(tmp_path / "sam" / "sam_vit_b_01ec64.pth", b"12345")
+    rows = {row["name"]: row for row in ModelManager(tmp_path).status()}
+    assert set(rows) == set(REGISTRY)
+    assert rows["sam_vit_b"]["present"] and rows["sam_vit_b"]["path"] == str(sam) and rows["sam_vit_b"]["size"] == 5
+    missing = rows["swinir_x4"]
+    assert not missing["present"] and missing["size"] == get_spec("swinir_x4").size
+    assert missing["path"] == str(tmp_path / "SwinIR" / "SwinIR_4x.pth")
+    assert rows["clip_vit_b32"]["url"] == "https://huggingface.co/openai/clip-vit-base-patch32"
+    assert rows["owlv2_base"]["verified"] is False and rows["sam_vit_h"]["license"] == "Apache-2.0"
+    assert {"name", "stage", "present", "path", "size", "license", "url"} <= set(missing)
+    json.dumps(list(rows.values()))  # the CLI prints it with --json
+
+
+def test_record_load_counts_per_model(tmp_path: Path) -> None:
+    manager = ModelManager(tmp_path)
+    manager.record_load("sam_vit_b")
+    manager.record_load("sam_vit_b")
+    manager.record_load("swinir_x2")
+    assert manager.load_count == {"sam_vit_b": 2, "swinir_x2": 1}
+
+
+def test_default_folders_follow_the_environment(tmp_path: Path, monkeypatch) -> None:
+    for var in ("ALIEN_FILTERS_MODELS_DIR", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME"):
+        monkeypatch.delenv(var, raising=False)
+    assert default_models_dir() == Path.home() / ".cache" / "alien-filters" / "models"
+    assert hf_hub_cache() == Path.home() / ".cache" / "huggingface" / "hub"
+    monkeypatch.setenv("ALIEN_FILTERS_MODELS_DIR", str(tmp_path / "m"))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    assert default_models_dir() == tmp_path / "m"
+    assert hf_hub_cache() == tmp_path / "hf" / "hub"
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "cache"))
+    assert hf_hub_cache() == tmp_path / "cache"

@@ -1,0 +1,96 @@
+"""The model registry: names, official file layout, published checksums, lookups by name and stage."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from alien_filters.models.registry import REGISTRY, ModelSpec, RemoteFile, get_spec, specs_for_stage
+
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
+PINNED_HF_URL = re.compile(r"^https://huggingface\.co/[\w.-]+/[\w.-]+/resolve/[0-9a-f]{40}/[\w.-]+$")
+
+
+def test_registry_has_every_model_the_stages_use() -> None:
+    assert {"sam_vit_b", "sam_vit_l", "sam_vit_h", "swinir_x4", "swinir_x2", "owlvit_base", "owlv2_base",
+            "clip_vit_b32"} <= set(REGISTRY)
+
+
+def test_official_file_layout() -> None:
+    assert get_spec("sam_vit_b").relpath == "sam/sam_vit_b_01ec64.pth"
+    assert get_spec("sam_vit_l").relpath == "sam/sam_vit_l_0b3195.pth"
+    assert get_spec("sam_vit_h").relpath == "sam/sam_vit_h_4b8939.pth"
+    x4 = get_spec("swinir_x4")
+    assert x4.relpath == "SwinIR/SwinIR_4x.pth"  # the name the WebUI saves it under
+    assert x4.url.endswith("/v0.0/003_realSR_BSRGAN_DFOWMFC_s64w8_SwinIR-L_x4_GAN.pth")
+    assert "003_realSR_BSRGAN_DFOWMFC_s64w8_SwinIR-L_x4_GAN.pth" in x4.aliases
+    assert get_spec("swinir_x2").relpath == "SwinIR/003_realSR_BSRGAN_DFO_s64w8_SwinIR-M_x2_GAN.pth"
+    assert get_spec("owlvit_base").relpath == "transformers/google/owlvit-base-patch32"
+    assert get_spec("clip_vit_b32").repo_id == "openai/clip-vit-base-patch32"
+    assert {spec.subdir for spec in REGISTRY.values()} == {"sam", "SwinIR", "transformers"}
+
+
+@pytest.mark.parametrize("spec", list(REGISTRY.values()), ids=list(REGISTRY))
+def test_entries_are_well_formed(spec: ModelSpec) -> None:
+    assert spec.license and spec.description
+    if spec.kind == "file":
+        assert spec.url.startswith("https://") and spec.url.endswith(".pth")
+        assert spec.sha256 is None or HEX64.match(spec.sha256)
+        assert spec.size is None or spec.size > 1_000_000
+    else:
+        names = [f.filename for f in spec.files]
+        assert "config.json" in names
+        assert {"model.safetensors", "pytorch_model.bin"} & set(names)
+        assert len(names) == len(set(names))
+        for remote in spec.files:
+            assert PINNED_HF_URL.match(remote.url), remote.url  # pinned revision: checksums stay true
+            assert remote.url.endswith("/" + remote.filename)
+            assert remote.sha256 is None or HEX64.match(remote.sha256)
+
+
+def test_published_checksums_of_the_default_models() -> None:
+    assert get_spec("sam_vit_b").sha256 == "ec2df62732614e57411cdcf32a23ffdf28910380d03139ee0f4fcbe91eb8c912"
+    assert get_spec("sam_vit_b").size == 375_042_383
+    assert get_spec("swinir_x4").sha256 == "99adfa91350a84c99e946c1eb3d8fce34bc28f57d807b09dc8fe40a316328c0a"
+    assert get_spec("swinir_x2").size == 66_974_517
+
+
+def test_verified_flag_follows_the_known_checksums() -> None:
+    assert get_spec("sam_vit_h").verified
+    assert get_spec("clip_vit_b32").verified
+    owlv2 = get_spec("owlv2_base")
+    assert not owlv2.verified  # only its weights have a published sha256
+    assert owlv2.total_size is None
+    clip = get_spec("clip_vit_b32")
+    assert clip.total_size == sum(f.size for f in clip.files)
+
+
+def test_get_spec_unknown_lists_known_names() -> None:
+    with pytest.raises(KeyError, match="sam_vit_b"):
+        get_spec("sam_vit_x")
+
+
+def test_specs_for_stage() -> None:
+    assert [s.name for s in specs_for_stage("segment")] == ["sam_vit_b", "sam_vit_l", "sam_vit_h"]
+    assert [s.name for s in specs_for_stage("restore")] == ["swinir_x4", "swinir_x2"]
+    assert {s.name for s in specs_for_stage("tag")} == {"owlvit_base", "owlv2_base", "clip_vit_b32"}
+    assert specs_for_stage("inpaint") == []
+    with pytest.raises(ValueError, match="unknown stage"):
+        specs_for_stage("paint")
+
+
+def test_spec_validation() -> None:
+    with pytest.raises(ValueError, match="kind"):
+        ModelSpec(name="x", kind="zip", stage="tag", relpath="sam/x.pth", url="https://e/x.pth")
+    with pytest.raises(ValueError, match="stage"):
+        ModelSpec(name="x", kind="file", stage="paint", relpath="sam/x.pth", url="https://e/x.pth")
+    with pytest.raises(ValueError, match="needs a url"):
+        ModelSpec(name="x", kind="file", stage="tag", relpath="sam/x.pth")
+    with pytest.raises(ValueError, match="needs its files"):
+        ModelSpec(name="x", kind="hf_folder", stage="tag", relpath="transformers/a/b")
+    folder = ModelSpec(
+        name="x", kind="hf_folder", stage="tag", relpath="transformers/a/b",
+        files=(RemoteFile("config.json", "https://e/config.json", None, 10),),
+    )
+    assert folder.repo_id == "a/b" and folder.subdir == "transformers" and not folder.verified
