@@ -178,7 +178,9 @@ def parse_theme(text: str, source: str = "<inline>") -> Theme:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or exc.context or "unreadable YAML"
+        problem = exc.problem or "unreadable YAML"
+        if exc.context and not exc.context.startswith("while"):
+            problem = f"{exc.context}, {problem}"  # e.g. "expected a single document in the stream, but found..."
         raise ThemeError(source, mark.line + 1 if mark else None, None, f"YAML syntax error: {problem}") from None
     except yaml.YAMLError as exc:
         raise ThemeError(source, None, None, f"YAML error: {exc}") from None
