@@ -172,10 +172,14 @@ _THEME_KEYS = ("name", "description", "style_prompt", "negative_prompt", "defaul
 _RULE_KEYS = ("name", "classes", "prompt", "negative_prompt", "overrides", "min_area", "priority", "when_style")
 
 
+# libyaml's composer is ~10x faster and gives the same marks; the pure-Python one is the fallback.
+_COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def parse_theme(text: str, source: str = "<inline>") -> Theme:
     """Validate theme YAML ``text``; ``source`` names it in errors. Raises ThemeError."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_COMPOSER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or "unreadable YAML"
