@@ -107,7 +107,7 @@ def plan_jobs(tags: Tags, class_masks: ClassMasks, theme: Theme, seed: int, styl
     exclusive = masks.resolve_overlaps(grown, [rules[n].priority for n in names])
 
     jobs: list[InpaintJob] = []
-    for name, mask in zip(names, exclusive):
+    for name, mask in zip(names, exclusive, strict=True):
         rule = rules[name]
         settings = theme.settings_for(rule)
         area = masks.area_fraction(mask)

@@ -31,10 +31,11 @@ class Detection:
     box: BBox
 
     def to_dict(self) -> dict[str, Any]:
-        return {"label": self.label, "score": round(float(self.score), 6), "box": [round(float(v), 2) for v in self.box]}
+        box = [round(float(v), 2) for v in self.box]
+        return {"label": self.label, "score": round(float(self.score), 6), "box": box}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Detection":
+    def from_dict(cls, data: dict[str, Any]) -> Detection:
         x0, y0, x1, y1 = (float(v) for v in data["box"])
         return cls(label=str(data["label"]), score=float(data["score"]), box=(x0, y0, x1, y1))
 
@@ -71,7 +72,7 @@ class Tags:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Tags":
+    def from_dict(cls, data: dict[str, Any]) -> Tags:
         return cls(
             objects=[Detection.from_dict(d) for d in data.get("objects", [])],
             styles={str(k): float(v) for k, v in data.get("styles", {}).items()},
@@ -117,7 +118,7 @@ class Inpainter(Protocol):
 
     name: str
 
-    def inpaint(self, image: Image.Image, job: "InpaintJob") -> Image.Image:
+    def inpaint(self, image: Image.Image, job: InpaintJob) -> Image.Image:
         """Return an image of ``image``'s size; pixels outside ``job.mask`` must stay unchanged."""
         ...
 

@@ -52,7 +52,8 @@ class ColourTagger:
             if mask.sum() >= self.min_pixels:
                 ys, xs = np.nonzero(mask)
                 score = float(min(1.0, mask.sum() / (0.9 * (xs.ptp() + 1) * (ys.ptp() + 1))))
-                found.append(Detection(label, score, (float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1))))
+                box = (float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1))
+                found.append(Detection(label, score, box))
         return Tags(objects=found, styles=dict(self.styles))
 
 

@@ -33,7 +33,9 @@ class RoomObject:
     box: tuple[int, int, int, int]
 
 
-def room_image(seed: int, size: tuple[int, int] = (256, 352), n_objects: int = 4) -> tuple[Image.Image, list[RoomObject]]:
+def room_image(
+    seed: int, size: tuple[int, int] = (256, 352), n_objects: int = 4
+) -> tuple[Image.Image, list[RoomObject]]:
     """A (width, height) room-like RGB image with ``n_objects`` non-overlapping coloured boxes."""
     rng = random.Random(seed)
     width, height = size

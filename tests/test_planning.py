@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from alien_filters.planning import derive_seed, plan_jobs
-from alien_filters.stages import Detection, Tags
+from alien_filters.stages import Tags
 from alien_filters.themes import parse_theme
 
 THEME = """

@@ -1,0 +1,66 @@
+"""Atomic file writes: a temporary file in the target folder, fsync, then rename over the target.
+
+A process killed at any moment leaves either the old file, the new file, or a temporary file whose name
+starts with ``TMP_PREFIX`` (swept by the next batch), never a half-written output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from PIL import Image
+
+TMP_PREFIX = ".alientmp-"
+
+
+@contextmanager
+def atomic_path(target: Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``target``; on success it is renamed onto ``target``."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=TMP_PREFIX, suffix="-" + target.name, dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_bytes(target: Path, data: bytes) -> None:
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text(target: Path, text: str) -> None:
+    write_bytes(target, text.encode("utf-8"))
+
+
+def write_json(target: Path, data: Any) -> None:
+    write_text(target, json.dumps(data, indent=1, ensure_ascii=False, sort_keys=False) + "\n")
+
+
+def write_image(target: Path, image: Image.Image, **save_args: Any) -> None:
+    """Save ``image`` atomically; the format follows ``target``'s suffix."""
+    fmt = Image.registered_extensions()[target.suffix.lower()]
+    with atomic_path(target) as tmp:
+        image.save(tmp, format=fmt, **save_args)
+
+
+def sweep_temporaries(folder: Path) -> list[Path]:
+    """Delete temporary files left by a killed run anywhere under ``folder``; return what was removed."""
+    removed = []
+    if folder.is_dir():
+        for path in folder.rglob(TMP_PREFIX + "*"):
+            if path.is_file():
+                path.unlink()
+                removed.append(path)
+    return removed

@@ -1,0 +1,249 @@
+"""The batch runner: many images in, a mirrored output tree out; resumable, atomic, never touching originals."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+from PIL import Image
+
+from . import atomic, masks
+from .cache import StageCache, cache_key
+from .imageio import DEFAULT_MAX_PIXELS, ImageLoadError, load_image, sha256_file
+from .inputs import InputItem, InputProblem, discover
+from .manifest import FORMAT, build_manifest, tags_line
+from .outdir_lock import OutputFolderLock
+from .pipeline import ImageResult, Interrupted, Pipeline, PipelineOptions, StageFailed, Stages
+from .preview import render_preview
+from .stages import InterruptCheck, ProgressEvent, ProgressSink, never_interrupted, no_progress
+
+if TYPE_CHECKING:
+    from .themes import Theme
+
+REPORT_NAME = "alien-filters-report.json"
+CACHE_DIR_NAME = ".alien-cache"
+SUFFIXES = {"result": ".png", "preview": ".preview.jpg", "tags": ".txt", "masks": ".masks.png", "manifest": ".json"}
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """Where and how a batch writes. ``options.inpaint=False`` is a dry run (previews and manifests only)."""
+
+    out_dir: Path
+    seed: int = 0
+    limit: int | None = None
+    options: PipelineOptions = field(default_factory=PipelineOptions)
+    save_previews: bool = True
+    save_masks: bool = False
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    use_cache: bool = True
+
+
+@dataclass
+class ItemOutcome:
+    """What happened to one input: done, planned (dry run), skipped (already done), failed or interrupted."""
+
+    input: str
+    status: str
+    outputs: dict[str, str] = field(default_factory=dict)
+    message: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class BatchReport:
+    outcomes: list[ItemOutcome] = field(default_factory=list)
+    problems: list[InputProblem] = field(default_factory=list)
+    interrupted: bool = False
+    stopped_at: str | None = None
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    wall_seconds: float = 0.0
+
+    def by_status(self, status: str) -> list[ItemOutcome]:
+        return [o for o in self.outcomes if o.status == status]
+
+    def counts(self) -> dict[str, int]:
+        counts = {s: 0 for s in ("done", "planned", "skipped", "failed", "interrupted")}
+        for outcome in self.outcomes:
+            counts[outcome.status] += 1
+        counts["failed"] += len(self.problems)
+        return counts
+
+    def failures(self) -> list[tuple[str, str]]:
+        """(input, reason) for every input that failed, including files that were never images."""
+        return [(str(p.path), p.problem) for p in self.problems] + [
+            (o.input, o.message) for o in self.outcomes if o.status == "failed"
+        ]
+
+    def summary(self) -> str:
+        """Human summary: counts, failures with reasons, where it stopped, time per stage."""
+        c = self.counts()
+        lines = [f"done {c['done'] + c['planned']}, skipped {c['skipped']}, failed {c['failed']}"
+                 + (f" ({c['planned']} planned only: dry run)" if c["planned"] else "")]
+        lines += [f"  failed: {path}: {reason}" for path, reason in self.failures()]
+        if self.interrupted:
+            lines.append(f"stopped at {self.stopped_at}; run the same command again to resume")
+        if self.stage_seconds:
+            lines.append("time per stage: " + ", ".join(f"{k} {v:.1f}s" for k, v in self.stage_seconds.items()))
+        lines.append(f"wall time {self.wall_seconds:.1f}s")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "counts": self.counts(),
+            "outcomes": [asdict(o) for o in self.outcomes],
+            "failures": [{"input": p, "reason": r} for p, r in self.failures()],
+            "interrupted": self.interrupted,
+            "stopped_at": self.stopped_at,
+            "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
+            "wall_seconds": round(self.wall_seconds, 3),
+        }
+
+
+class BatchRunner:
+    """Runs the pipeline over files and folders into ``settings.out_dir``.
+
+    ``interrupted`` is checked between stages and jobs (the WebUI's Interrupt button); ``stop_after_image``
+    only between images (Ctrl-C on the command line). Either way the next run resumes where this one stopped.
+    """
+
+    def __init__(
+        self,
+        stages: Stages,
+        theme: Theme,
+        settings: BatchSettings,
+        progress: ProgressSink = no_progress,
+        interrupted: InterruptCheck = never_interrupted,
+        stop_after_image: InterruptCheck = never_interrupted,
+    ) -> None:
+        self.settings = settings
+        self.theme = theme
+        self.stages = stages
+        self.progress = progress
+        self.stop_after_image = stop_after_image
+        cache = StageCache(settings.out_dir / CACHE_DIR_NAME if settings.use_cache else None)
+        self.pipeline = Pipeline(stages, theme, settings.options, cache, progress, interrupted)
+
+    @property
+    def dry_run(self) -> bool:
+        return not self.settings.options.inpaint
+
+    def settings_hash(self) -> str:
+        """Everything that shapes the outputs; an image done under another hash is processed again."""
+        s = self.settings
+        return cache_key(FORMAT, self.theme.hash(), s.seed, s.options.to_dict(), self.stages.names(),
+                         s.save_previews, s.save_masks)
+
+    def run(self, inputs: Sequence[Path]) -> BatchReport:
+        """Process every image under ``inputs``; bad images are reported and the batch goes on."""
+        start = time.perf_counter()
+        out_dir = self.settings.out_dir
+        items, problems = discover(list(inputs), exclude=out_dir)
+        if self.settings.limit is not None:
+            items = items[: self.settings.limit]
+        report = BatchReport(problems=problems)
+        with OutputFolderLock(out_dir):
+            atomic.sweep_temporaries(out_dir)
+            settings_hash = self.settings_hash()
+            for index, item in enumerate(items):
+                if self.stop_after_image():
+                    report.interrupted, report.stopped_at = True, f"before {item.path}"
+                    break
+                self.progress(ProgressEvent("image", index, len(items), str(item.path)))
+                outcome = self._process(item, settings_hash, report.stage_seconds)
+                report.outcomes.append(outcome)
+                if outcome.status == "interrupted":
+                    report.interrupted, report.stopped_at = True, f"{item.path}: {outcome.message}"
+                    break
+            report.wall_seconds = time.perf_counter() - start
+            atomic.write_json(out_dir / REPORT_NAME, report.to_dict())
+        return report
+
+    def process_in_memory(self, image: Image.Image, name: str, sha256: str) -> tuple[ImageResult, dict[str, Any]]:
+        """Run the pipeline on an image that is not a file (an API upload); nothing is written."""
+        result = self.pipeline.run(image, sha256, self.settings.seed)
+        manifest = self._manifest({"path": name, "sha256": sha256, "size": list(image.size)}, result, {})
+        return result, manifest
+
+    def _process(self, item: InputItem, settings_hash: str, stage_seconds: dict[str, float]) -> ItemOutcome:
+        start = time.perf_counter()
+        outputs = self._output_paths(item)
+        try:
+            sha = sha256_file(item.path)
+        except OSError as exc:
+            return ItemOutcome(str(item.path), "failed", message=f"cannot read: {exc.strerror or exc}")
+        if self._already_done(outputs, sha, settings_hash):
+            return ItemOutcome(str(item.path), "skipped", _relative(outputs, self.settings.out_dir))
+        try:
+            image = load_image(item.path, self.settings.max_pixels)
+            result = self.pipeline.run(image, sha, self.settings.seed)
+        except ImageLoadError as exc:
+            return ItemOutcome(str(item.path), "failed", message=exc.problem)
+        except StageFailed as exc:
+            return ItemOutcome(str(item.path), "failed", message=str(exc))
+        except Interrupted as exc:
+            return ItemOutcome(str(item.path), "interrupted", message=str(exc))
+        for stage, seconds in result.timings.items():
+            stage_seconds[stage] = stage_seconds.get(stage, 0.0) + seconds
+        input_info = {"path": str(item.path), "sha256": sha, "size": list(image.size)}
+        try:
+            self._write_outputs(image, result, outputs, input_info, settings_hash)
+        except OSError as exc:
+            return ItemOutcome(str(item.path), "failed", message=f"cannot write outputs: {exc.strerror or exc}")
+        status = "planned" if self.dry_run else "done"
+        return ItemOutcome(str(item.path), status, _relative(outputs, self.settings.out_dir),
+                           seconds=time.perf_counter() - start)
+
+    def _output_paths(self, item: InputItem) -> dict[str, Path]:
+        wanted = {"tags", "manifest"}
+        wanted |= {"preview"} if self.settings.save_previews else set()
+        wanted |= {"masks"} if self.settings.save_masks else set()
+        wanted |= set() if self.dry_run else {"result"}
+        return {kind: item.output(self.settings.out_dir, SUFFIXES[kind]) for kind in SUFFIXES if kind in wanted}
+
+    def _already_done(self, outputs: dict[str, Path], sha: str, settings_hash: str) -> bool:
+        try:
+            manifest = json.loads(outputs["manifest"].read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        return (
+            isinstance(manifest, dict)
+            and manifest.get("input", {}).get("sha256") == sha
+            and manifest.get("settings_hash") == settings_hash
+            and all(path.exists() for path in outputs.values())
+        )
+
+    def _write_outputs(self, original: Image.Image, result: ImageResult, outputs: dict[str, Path],
+                       input_info: dict[str, Any], settings_hash: str) -> None:
+        """Each file atomically; the manifest last, so its presence means the image is complete."""
+        if "result" in outputs and result.final is not None:
+            atomic.write_image(outputs["result"], result.final)
+        if "preview" in outputs:
+            atomic.write_image(outputs["preview"], render_preview(original, result), quality=88)
+        if "masks" in outputs:
+            overlay, _ = masks.colorize(result.masks, result.working.size)
+            atomic.write_image(outputs["masks"], overlay)
+        atomic.write_text(outputs["tags"], tags_line(result) + "\n")
+        manifest = self._manifest(input_info, result, _relative(outputs, outputs["manifest"].parent), settings_hash)
+        atomic.write_json(outputs["manifest"], manifest)
+
+    def _manifest(self, input_info: dict[str, Any], result: ImageResult, outputs: dict[str, str],
+                  settings_hash: str | None = None) -> dict[str, Any]:
+        return build_manifest(
+            status="planned" if self.dry_run else "done",
+            input_info=input_info,
+            result=result,
+            theme_info={"name": self.theme.name, "hash": self.theme.hash(), "source": self.theme.source},
+            seed=self.settings.seed,
+            settings_hash=settings_hash or self.settings_hash(),
+            options=self.settings.options.to_dict(),
+            models=self.stages.names(),
+            outputs=outputs,
+        )
+
+
+def _relative(outputs: dict[str, Path], base: Path) -> dict[str, str]:
+    return {kind: path.relative_to(base).as_posix() for kind, path in outputs.items()}

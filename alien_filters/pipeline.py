@@ -1,0 +1,236 @@
+"""The pipeline for one image: restore -> tag -> segment -> plan -> inpaint."""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Iterator
+
+import numpy as np
+from PIL import Image
+
+from .cache import StageCache, cache_key
+from .planning import Plan, plan_jobs
+from .sizing import WorkingSize
+from .stages import (
+    ClassMasks,
+    Detection,
+    Inpainter,
+    InterruptCheck,
+    ProgressEvent,
+    ProgressSink,
+    Restorer,
+    Segmenter,
+    Tagger,
+    Tags,
+    never_interrupted,
+    no_progress,
+)
+
+if TYPE_CHECKING:
+    from .themes import Theme
+
+STAGE_NAMES = ("restore", "tag", "segment", "plan", "inpaint")
+
+
+class StageMissing(RuntimeError):
+    """A stage is switched on but no implementation is available."""
+
+
+class StageFailed(RuntimeError):
+    """A stage raised; ``stage`` names it and the message says what went wrong."""
+
+    def __init__(self, stage: str, message: str) -> None:
+        super().__init__(f"{stage} failed: {message}")
+        self.stage = stage
+
+
+class Interrupted(RuntimeError):
+    """The user asked to stop; ``where`` says at which stage or job."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__(f"interrupted during {where}")
+        self.where = where
+
+
+@dataclass
+class Stages:
+    """The stage implementations a run uses; None where a stage is not available."""
+
+    restorer: Restorer | None = None
+    tagger: Tagger | None = None
+    segmenter: Segmenter | None = None
+    inpainter: Inpainter | None = None
+
+    def names(self) -> dict[str, str | None]:
+        """Stage -> implementation name, recorded in manifests and cache keys."""
+        return {
+            "restore": getattr(self.restorer, "name", None),
+            "tag": getattr(self.tagger, "name", None),
+            "segment": getattr(self.segmenter, "name", None),
+            "inpaint": getattr(self.inpainter, "name", None),
+        }
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    """Which stages run and how. A stage switched off is replaced by its plain fallback:
+    restore -> LANCZOS resize, segment -> detection boxes as masks, inpaint -> nothing (a dry run)."""
+
+    restore: bool = True
+    tag: bool = True
+    segment: bool = True
+    inpaint: bool = True
+    working_size: WorkingSize = field(default_factory=WorkingSize)
+    style_min_score: float = 0.25
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class ImageResult:
+    """Everything one image produced; ``final`` is None when inpainting did not run."""
+
+    original_size: tuple[int, int]
+    working: Image.Image
+    tags: Tags
+    masks: ClassMasks
+    plan: Plan
+    final: Image.Image | None
+    timings: dict[str, float]
+    cached: list[str]
+
+
+def required_stages(stages: Stages, options: PipelineOptions) -> list[str]:
+    """Stages switched on in ``options`` that ``stages`` lacks (the pipeline cannot run without them)."""
+    wanted = {"restore": (options.restore, stages.restorer), "tag": (options.tag, stages.tagger),
+              "segment": (options.segment, stages.segmenter), "inpaint": (options.inpaint, stages.inpainter)}
+    return [name for name, (on, impl) in wanted.items() if on and impl is None]
+
+
+class Pipeline:
+    """Runs the five stages on one image with a fixed set of stages, theme and options."""
+
+    def __init__(
+        self,
+        stages: Stages,
+        theme: Theme,
+        options: PipelineOptions = PipelineOptions(),
+        cache: StageCache | None = None,
+        progress: ProgressSink = no_progress,
+        interrupted: InterruptCheck = never_interrupted,
+    ) -> None:
+        missing = required_stages(stages, options)
+        if missing:
+            raise StageMissing(f"no implementation for stage(s): {', '.join(missing)}")
+        self.stages = stages
+        self.theme = theme
+        self.options = options
+        self.cache = cache or StageCache(None)
+        self.progress = progress
+        self.interrupted = interrupted
+
+    def run(self, image: Image.Image, input_sha256: str, seed: int) -> ImageResult:
+        """Process one RGB image; raises StageFailed or Interrupted."""
+        timings: dict[str, float] = {}
+        cached: list[str] = []
+        size = self.options.working_size.for_image(*image.size)
+        names = self.stages.names()
+
+        restore_key = cache_key(input_sha256, "restore", names["restore"] if self.options.restore else "resize", size)
+        with self._stage("restore", 0, timings):
+            working = self.cache.get_image(restore_key)
+            if working is not None and working.size == size:
+                cached.append("restore")
+            else:
+                working = self._restore(image, size)
+                self.cache.put_image(restore_key, working)
+
+        tag_key = cache_key(restore_key, "tag", names["tag"] if self.options.tag else None)
+        with self._stage("tag", 1, timings):
+            tags_data = self.cache.get_json(tag_key)
+            if tags_data is not None:
+                tags = Tags.from_dict(tags_data)
+                cached.append("tag")
+            else:
+                tags = self.stages.tagger.tag(working) if self.options.tag and self.stages.tagger else Tags()
+                self.cache.put_json(tag_key, tags.to_dict())
+
+        segment_key = cache_key(tag_key, "segment", names["segment"] if self.options.segment else "boxes")
+        with self._stage("segment", 2, timings):
+            class_masks = self.cache.get_masks(segment_key)
+            if class_masks is not None:
+                cached.append("segment")
+            else:
+                class_masks = self._segment(working, tags.objects)
+                self.cache.put_masks(segment_key, class_masks)
+
+        with self._stage("plan", 3, timings):
+            plan = plan_jobs(tags, class_masks, self.theme, seed, self.options.style_min_score)
+
+        final = None
+        if self.options.inpaint:
+            with self._stage("inpaint", 4, timings):
+                final = self._inpaint(working, plan)
+        return ImageResult(image.size, working, tags, class_masks, plan, final, timings, cached)
+
+    @contextmanager
+    def _stage(self, name: str, index: int, timings: dict[str, float]) -> Iterator[None]:
+        if self.interrupted():
+            raise Interrupted(name)
+        self.progress(ProgressEvent("stage", index, len(STAGE_NAMES), name))
+        start = time.perf_counter()
+        try:
+            yield
+        except (Interrupted, StageFailed):
+            raise
+        except Exception as exc:  # a stage's own failure becomes a reported error, never a crash of the batch
+            raise StageFailed(name, f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            timings[name] = timings.get(name, 0.0) + time.perf_counter() - start
+
+    def _restore(self, image: Image.Image, size: tuple[int, int]) -> Image.Image:
+        if self.options.restore and self.stages.restorer is not None:
+            restored = self.stages.restorer.restore(image, size)
+            if restored.size != size:
+                raise ValueError(f"restorer {self.stages.restorer.name} returned {restored.size}, expected {size}")
+            return restored.convert("RGB")
+        return image.resize(size, Image.LANCZOS)
+
+    def _segment(self, working: Image.Image, detections: list[Detection]) -> ClassMasks:
+        if not detections and not self.options.segment:
+            return {}
+        if self.options.segment and self.stages.segmenter is not None:
+            result = self.stages.segmenter.segment(working, detections)
+        else:
+            result = boxes_as_masks(detections, working.size)
+        expected = (working.size[1], working.size[0])
+        for label, mask in result.items():
+            if mask.shape != expected or mask.dtype != bool:
+                raise ValueError(f"mask for {label!r} is {mask.dtype}{mask.shape}, expected bool{expected}")
+        return {label: mask for label, mask in result.items() if mask.any()}
+
+    def _inpaint(self, working: Image.Image, plan: Plan) -> Image.Image:
+        image = working
+        for job in plan.jobs:
+            if self.interrupted():
+                raise Interrupted(f"inpaint job {job.index + 1}/{len(plan.jobs)} ({job.rule})")
+            self.progress(ProgressEvent("job", job.index, len(plan.jobs), job.rule))
+            result = self.stages.inpainter.inpaint(image, job)  # type: ignore[union-attr]
+            if result.size != image.size:
+                raise ValueError(f"inpainter returned {result.size} for job {job.rule}, expected {image.size}")
+            image = result.convert("RGB")
+        return image
+
+
+def boxes_as_masks(detections: list[Detection], size: tuple[int, int]) -> ClassMasks:
+    """Rectangle masks from detection boxes: the fallback when segmentation is switched off."""
+    width, height = size
+    out: ClassMasks = {}
+    for det in detections:
+        x0, y0, x1, y1 = (int(round(v)) for v in det.box)
+        mask = out.setdefault(det.label, np.zeros((height, width), dtype=bool))
+        mask[max(0, y0) : max(0, min(height, y1)), max(0, x0) : max(0, min(width, x1))] = True
+    return out
