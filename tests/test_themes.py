@@ -7,7 +7,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import yaml
 
+from alien_filters import themes
 from alien_filters.inpaint_settings import InpaintSettings
 from alien_filters.themes import (
     SETTING_LIMITS,
@@ -338,6 +340,19 @@ def test_errors_name_file_line_and_field(text: str, line: int, field: str | None
     assert problem in err.problem
     prefix = f"themes/bad.yaml:{line}: {field}: " if field else f"themes/bad.yaml:{line}: "
     assert str(err) == prefix + err.problem
+
+
+@pytest.mark.parametrize("composer", ["SafeLoader", "CSafeLoader"])
+def test_syntax_error_lines_do_not_depend_on_libyaml(composer: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not hasattr(yaml, composer):
+        pytest.skip(f"PyYAML built without {composer}")
+    monkeypatch.setattr(themes, "_COMPOSER", getattr(yaml, composer))
+    for text, line in [("name: x\ndescription: a: b\n", 2), ("name: x\nrules:\n  - classes: [bed\n    prompt: p\n", 4)]:
+        with pytest.raises(ThemeError) as info:
+            parse_theme(text, "t.yaml")
+        assert (info.value.line, info.value.field) == (line, None)
+        assert info.value.problem.startswith("YAML syntax error: ")
+    assert parse_theme(SMALL, "small.yaml").hash() == parse_theme(REFORMATTED).hash()
 
 
 def test_error_text_matches_the_documented_form() -> None:
