@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Iterator
 
 import numpy as np
 from PIL import Image
@@ -27,9 +27,8 @@ from .stages import (
     never_interrupted,
     no_progress,
 )
-
-if TYPE_CHECKING:
-    from .themes import Theme
+from .themes import Theme, with_canonical_classes
+from .vocabulary import load_vocabulary
 
 STAGE_NAMES = ("restore", "tag", "segment", "plan", "inpaint")
 
@@ -127,6 +126,8 @@ class Pipeline:
             raise StageMissing(f"no implementation for stage(s): {', '.join(missing)}")
         self.stages = stages
         self.theme = theme
+        self._rules_theme = with_canonical_classes(theme, load_vocabulary())
+        """The theme with synonyms replaced by the class names that taggers and segmenters report."""
         self.options = options
         self.cache = cache or StageCache(None)
         self.progress = progress
@@ -168,7 +169,7 @@ class Pipeline:
                 self.cache.put_masks(segment_key, class_masks)
 
         with self._stage("plan", 3, timings):
-            plan = plan_jobs(tags, class_masks, self.theme, seed, self.options.style_min_score)
+            plan = plan_jobs(tags, class_masks, self._rules_theme, seed, self.options.style_min_score)
 
         final = None
         if self.options.inpaint:

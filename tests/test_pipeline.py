@@ -96,3 +96,13 @@ def test_wrong_sized_restore_is_an_error(double_stages, alien_theme):
     double_stages.restorer = Wrong()
     with pytest.raises(StageFailed, match="restore failed.*expected \\(512, 704\\)"):
         Pipeline(double_stages, alien_theme).run(room_image(7)[0], "sha-7", seed=1)
+
+
+def test_theme_synonyms_match_canonical_classes(double_stages):
+    from alien_filters.themes import parse_theme
+
+    theme = parse_theme("name: syn\nrules:\n  - classes: [tv]\n    prompt: crystal ball\n", "syn.yaml")
+    image, objects = room_image(2, n_objects=6)
+    assert "television" in {o.label for o in objects}
+    result = Pipeline(double_stages, theme).run(image, "sha-8", seed=1)
+    assert [job.classes for job in result.plan.jobs] == [("television",)]

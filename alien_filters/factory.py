@@ -1,0 +1,106 @@
+"""Builds the stand-alone stages (spandrel SwinIR, OWL-ViT/OWLv2 + CLIP, SAM, diffusers) from the model manager."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar, Mapping, Sequence
+
+from .pipeline import PipelineOptions, StageMissing, Stages
+from .vocabulary import Vocabulary, load_vocabulary
+
+if TYPE_CHECKING:
+    from .models.manager import ModelManager
+    from .tagging import ObjectStyleTagger
+
+DETECTOR_MODELS = {"owlvit": "owlvit_base", "owlv2": "owlv2_base"}
+STYLE_MODEL = "clip_vit_b32"
+
+
+@dataclass(frozen=True)
+class StageChoices:
+    """Which model each stage uses (command-line ``--restorer``, ``--detector``, ``--segmenter``)."""
+
+    RESTORERS: ClassVar[tuple[str, ...]] = ("swinir", "none")
+    DETECTORS: ClassVar[tuple[str, ...]] = ("auto", "owlvit", "owlv2")
+    SEGMENTERS: ClassVar[tuple[str, ...]] = ("sam_vit_b", "sam_vit_l", "sam_vit_h", "boxes")
+
+    restorer: str = "swinir"
+    detector: str = "auto"
+    """auto: OWLv2 when the installed transformers has it (>= 4.35, e.g. Forge), else OWL-ViT (WebUI 1.10)."""
+    segmenter: str = "sam_vit_b"
+    tile: int = 0
+    """SwinIR tile size in pixels (0: untiled)."""
+
+    def detector_model(self) -> str:
+        import transformers
+
+        kind = self.detector
+        if kind == "auto":
+            kind = "owlv2" if hasattr(transformers, "Owlv2ForObjectDetection") else "owlvit"
+        return DETECTOR_MODELS[kind]
+
+
+def make_manager(models_dir: Path | None, allow_download: bool = True,
+                 search_dirs: Mapping[str, Sequence[Path]] | None = None) -> ModelManager:
+    """The model manager for ``models_dir`` (default: $ALIEN_FILTERS_MODELS_DIR or ~/.cache/alien-filters/models)."""
+    from .models.manager import ModelManager, default_models_dir
+
+    return ModelManager(models_dir or default_models_dir(), search_dirs or {}, allow_download=allow_download)
+
+
+def build_tagger(manager: ModelManager, choices: StageChoices, device: str,
+                 vocabulary: Vocabulary | None = None) -> ObjectStyleTagger:
+    """OWL detector + CLIP style scorer over the vocabulary, loaded once."""
+    from .tagging import ObjectStyleTagger
+
+    vocabulary = vocabulary or load_vocabulary()
+    detector_name = choices.detector_model()
+    tagger = ObjectStyleTagger.from_folders(
+        manager.ensure(detector_name),
+        vocabulary.queries(),
+        clip_folder=manager.ensure(STYLE_MODEL),
+        styles=vocabulary.style_prompts(),
+        device=device,
+    )
+    manager.record_load(detector_name)
+    manager.record_load(STYLE_MODEL)
+    return tagger
+
+
+def build_stages(
+    choices: StageChoices,
+    options: PipelineOptions,
+    *,
+    models_dir: Path | None = None,
+    device: str = "auto",
+    checkpoint: Path | None = None,
+    allow_download: bool = True,
+    manager: ModelManager | None = None,
+) -> Stages:
+    """The stand-alone stages that ``options`` switches on; raises StageMissing when one cannot be had."""
+    from .inpaint_diffusers import DiffusersInpainter
+    from .models.device import pick_device
+    from .restore import SwinIRRestorer
+    from .segment import SamSegmenter
+
+    if options.inpaint and checkpoint is None:
+        raise StageMissing("inpaint needs a Stable Diffusion inpainting model: pass --checkpoint PATH "
+                           "(a .safetensors/.ckpt file or a diffusers folder), or use --dry-run")
+    if options.inpaint and not checkpoint.exists():  # type: ignore[union-attr]
+        raise StageMissing(f"{checkpoint}: checkpoint not found")
+    manager = manager or make_manager(models_dir, allow_download)
+    torch_device = str(pick_device(device))
+    stages = Stages()
+    if options.restore and choices.restorer == "swinir":
+        stages.restorer = SwinIRRestorer.from_manager(manager, torch_device, tile=choices.tile)
+    if options.tag:
+        stages.tagger = build_tagger(manager, choices, torch_device)
+    if options.segment and choices.segmenter != "boxes":
+        labeler = getattr(stages.tagger, "style_scorer", None)
+        stages.segmenter = SamSegmenter(manager.ensure(choices.segmenter), choices.segmenter.removeprefix("sam_"),
+                                        torch_device, labeler=labeler)
+        manager.record_load(choices.segmenter)
+    if options.inpaint:
+        stages.inpainter = DiffusersInpainter(checkpoint, device=torch_device)  # type: ignore[arg-type]
+    return stages
