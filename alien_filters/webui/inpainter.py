@@ -1,0 +1,129 @@
+"""Inpainting through the WebUI: one StableDiffusionProcessingImg2Img per job, with the user's checkpoint."""
+
+from __future__ import annotations
+
+from contextlib import closing
+from typing import Callable
+
+import numpy as np
+from modules import processing, shared
+from PIL import Image
+
+from .. import masks
+from ..compositing import clamp_box, model_size, paste_back
+from ..pipeline import Interrupted
+from ..planning import InpaintJob
+from . import runtime
+
+DEFAULT_SAMPLER = "DPM++ 2M"
+DEFAULT_SCHEDULER = "Automatic"
+MIN_SIDE = 64
+
+
+class WebUIInpainter:
+    """Inpainter (see :class:`alien_filters.stages.Inpainter`) that runs the WebUI's own img2img inpainting.
+
+    Each job is inpainted "only masked" with ``job.settings.crop_padding`` of context, fill "original", an int
+    mask blur of ``mask_feather`` pixels, the job's denoising strength, steps, CFG and seed, and the sampler
+    and scheduler chosen in Settings. ``is_api`` and ``scripts=None`` keep other extensions' scripts and the
+    built-in UI scripts off the job; nothing is saved by the WebUI. The WebUI's result is pasted back through
+    the job's feathered mask, so pixels outside ``job.mask`` never change.
+
+    ``target_long_side`` is the processing size of the crop's long side (None: the crop's own size, rounded
+    to a multiple of 8). ``before_diffusion`` is called before each job (the place to offload our detection
+    and segmentation models).
+    """
+
+    name = "webui-img2img"
+
+    def __init__(
+        self,
+        sampler: Callable[[], str] | None = None,
+        scheduler: Callable[[], str] | None = None,
+        target_long_side: int | None = 512,
+        before_diffusion: Callable[[], None] | None = None,
+    ) -> None:
+        self.sampler = sampler or (lambda: getattr(shared.opts, "alien_filters_sampler", DEFAULT_SAMPLER))
+        self.scheduler = scheduler or (lambda: getattr(shared.opts, "alien_filters_scheduler", DEFAULT_SCHEDULER))
+        self.target_long_side = target_long_side
+        self.before_diffusion = before_diffusion
+
+    def processing_size(self, box: tuple[int, int, int, int]) -> tuple[int, int]:
+        """(width, height) for a crop box: multiples of 8 with the box's aspect."""
+        x0, y0, x1, y1 = box
+        w, h = x1 - x0, y1 - y0
+        if self.target_long_side is None:
+            return max(MIN_SIDE, int(round(w / 8)) * 8), max(MIN_SIDE, int(round(h / 8)) * 8)
+        return model_size(w, h, 8, self.target_long_side)
+
+    def make_processing(self, image: Image.Image, job: InpaintJob) -> processing.StableDiffusionProcessingImg2Img:
+        """The img2img processing object for one job (not yet run)."""
+        settings = job.settings
+        box = clamp_box(job.box, *image.size)
+        width, height = self.processing_size(box)
+        mask = Image.fromarray(np.asarray(job.mask, dtype=np.uint8) * 255, mode="L")
+        p = processing.StableDiffusionProcessingImg2Img(
+            init_images=[image.convert("RGB")],
+            mask=mask,
+            prompt=job.prompt,
+            negative_prompt=job.negative_prompt,
+            mask_blur=int(settings.mask_feather),
+            inpainting_fill=1,
+            inpaint_full_res=True,
+            inpaint_full_res_padding=int(settings.crop_padding),
+            inpainting_mask_invert=0,
+            resize_mode=0,
+            denoising_strength=float(settings.denoising_strength),
+            steps=int(settings.steps),
+            cfg_scale=float(settings.cfg_scale),
+            sampler_name=self.sampler(),
+            scheduler=self.scheduler(),
+            seed=int(job.seed),
+            subseed=-1,
+            subseed_strength=0,
+            batch_size=1,
+            n_iter=1,
+            width=width,
+            height=height,
+            do_not_save_samples=True,
+            do_not_save_grid=True,
+            override_settings={"overlay_inpaint": True, "img2img_color_correction": False},
+            outpath_samples=shared.opts.outdir_img2img_samples,
+        )
+        p.is_api = True
+        p.scripts = None
+        return p
+
+    def inpaint(self, image: Image.Image, job: InpaintJob) -> Image.Image:
+        """Repaint ``job.mask`` of ``image`` with the WebUI; same size and mode back."""
+        mask = np.asarray(job.mask, dtype=bool)
+        if mask.shape != (image.height, image.width):
+            raise ValueError(f"job {job.index} ({job.rule}): mask shape {mask.shape} does not match the "
+                             f"{image.width}x{image.height} image")
+        if not mask.any():
+            return image.copy()
+        if self.before_diffusion is not None:
+            self.before_diffusion()
+        p = self.make_processing(image, job)
+        with runtime.session():
+            state = shared.state
+            job_no, job_count = state.job_no, state.job_count
+            if runtime.interrupted():
+                raise Interrupted(f"inpaint job {job.index + 1} ({job.rule})")
+            state.textinfo = f"Alien Filters: inpainting {job.rule} (job {job.index + 1})"
+            try:
+                with closing(p):
+                    processed = processing.process_images(p)
+            finally:
+                state.job_no, state.job_count = job_no, job_count
+            if runtime.interrupted():
+                raise Interrupted(f"inpaint job {job.index + 1} ({job.rule})")
+        if len(processed.images) <= processed.index_of_first_image:
+            raise RuntimeError(f"job {job.index} ({job.rule}): the WebUI returned no image")
+        result = processed.images[processed.index_of_first_image].convert("RGB")
+        if result.size != image.size:
+            raise RuntimeError(f"job {job.index} ({job.rule}): the WebUI returned {result.size}, expected {image.size}"
+                               " (is 'overlay_inpaint' forced off by another extension?)")
+        base = image if image.mode in ("RGB", "RGBA", "L") else image.convert("RGB")
+        alpha = masks.feather(mask, int(job.settings.mask_feather))
+        return paste_back(base, result, (0, 0, image.width, image.height), alpha)

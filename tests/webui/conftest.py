@@ -1,0 +1,52 @@
+"""The WebUI stand-in: ``tests/webui/stub`` provides ``modules`` (and ``launch``) with the real names.
+
+Each test starts from a clean WebUI state: fresh shared.state and options, a stand-in checkpoint loaded,
+no upscalers, no recorded processing calls.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+STUB = Path(__file__).parent / "stub"
+os.environ.setdefault("ALIEN_WEBUI_STUB_DATA", tempfile.mkdtemp(prefix="alien-webui-data-"))
+if str(STUB) not in sys.path:
+    sys.path.insert(0, str(STUB))
+
+from modules import options, processing, progress, script_callbacks, shared  # noqa: E402
+
+
+class StandInModel:
+    """What ``shared.sd_model`` holds once a checkpoint is loaded (the stand-in only checks it is there)."""
+
+    cond_stage_key = "crossattn"
+    is_inpaint = True
+    sd_checkpoint_info = None
+
+
+@pytest.fixture(autouse=True)
+def webui_state():
+    """A clean WebUI: new state, default options, a loaded model, no upscalers, no callbacks."""
+    shared.state.__dict__.clear()  # modules hold references to these objects (as in the WebUI): reset in place
+    shared.state.__init__()
+    fresh = options.Options(dict(shared.options_templates), set())
+    shared.opts.data_labels, shared.opts.data = fresh.data_labels, fresh.data
+    shared.sd_model = StandInModel()
+    shared.sd_upscalers = []
+    shared.cmd_opts.api_auth = None
+    processing.calls.clear()
+    progress.current_task = None
+    progress.pending_tasks.clear()
+    progress.finished_tasks.clear()
+    script_callbacks.clear_callbacks()
+    yield shared.state
+
+
+@pytest.fixture
+def data_path() -> Path:
+    return Path(shared.data_path)

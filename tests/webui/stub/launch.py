@@ -1,0 +1,23 @@
+"""Stand-in for the WebUI's ``launch`` module as install.py sees it: is_installed (the real lookup) and
+run_pip, which records the command instead of running pip (``pip_commands``)."""
+
+import importlib.metadata
+import importlib.util
+
+pip_commands: list[tuple[str, str | None]] = []
+
+
+def is_installed(package):
+    try:
+        dist = importlib.metadata.distribution(package)
+    except importlib.metadata.PackageNotFoundError:
+        try:
+            spec = importlib.util.find_spec(package)
+        except ModuleNotFoundError:
+            return False
+        return spec is not None
+    return dist is not None
+
+
+def run_pip(command, desc=None, live=False):
+    pip_commands.append((command, desc))
