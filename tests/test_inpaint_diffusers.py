@@ -155,6 +155,8 @@ def test_interrupt_stops_between_steps(checkpoint, room, centre_job) -> None:
     with pytest.raises(InpaintInterrupted):
         inpainter.inpaint(room, _job(centre_job.mask, centre_job.box, steps=6))
     assert len(unet_calls) == 2 and len(checks) == 3
+    inpainter.interrupted = None  # the same pipeline still works after an interrupted job
+    _assert_only_mask_changed(room, inpainter.inpaint(room, centre_job), centre_job.mask)
 
 
 def test_interrupt_before_a_job_runs_nothing(checkpoint, room, centre_job) -> None:
@@ -211,7 +213,7 @@ def test_broken_checkpoints_are_clear_errors_naming_the_file(tmp_path: Path, roo
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("ALIEN_FILTERS_SLOW"), reason="set ALIEN_FILTERS_SLOW=1 (4 GB, minutes)")
+@pytest.mark.skipif(not os.environ.get("ALIEN_FILTERS_SLOW"), reason="set ALIEN_FILTERS_SLOW=1 (4 GB disk, ~1 min)")
 def test_full_size_checkpoint_has_the_sd15_inpainting_unet(tmp_path: Path) -> None:
     folder = write_tiny_inpaint_checkpoint(tmp_path, full_size=True)
     inpainter = DiffusersInpainter(folder)
