@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from . import masks
-from .compositing import crop_for_job, crop_mask, paste_back
+from .compositing import clamp_box, crop_for_job, crop_mask, paste_back
 
 if TYPE_CHECKING:
     from diffusers import StableDiffusionInpaintPipeline
@@ -141,7 +141,7 @@ class DiffusersInpainter:
     # -- inpainting ------------------------------------------------------------------------------------------
 
     def inpaint(self, image: Image.Image, job: InpaintJob) -> Image.Image:
-        """Repaint ``job.mask`` of ``image``; returns an image of the same size and mode."""
+        """Repaint ``job.mask`` of ``image``; same size (and mode for RGB, RGBA, L; others come back RGB)."""
         import torch
 
         mask = np.asarray(job.mask, dtype=bool)
@@ -150,12 +150,12 @@ class DiffusersInpainter:
                              f"{image.width}x{image.height} image")
         if not mask.any():
             return image.copy()
+        x0, y0, x1, y1 = clamp_box(job.box, image.width, image.height)
+        if mask[:y0].any() or mask[y1:].any() or mask[:, :x0].any() or mask[:, x1:].any():
+            raise ValueError(f"job {job.index} ({job.rule}): mask extends outside its box {job.box}")
         self._check_interrupt()
         pipe = self.pipeline
         crop, crop_box = crop_for_job(image.convert("RGB"), job.box, multiple=8, target_long_side=self.model_size())
-        x0, y0, x1, y1 = crop_box
-        if mask[:y0].any() or mask[y1:].any() or mask[:, :x0].any() or mask[:, x1:].any():
-            raise ValueError(f"job {job.index} ({job.rule}): mask extends outside its box {job.box}")
         settings = job.settings
         generator = torch.Generator(_generator_device(self.device)).manual_seed(int(job.seed))
         with torch.inference_mode():
