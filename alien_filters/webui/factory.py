@@ -1,0 +1,41 @@
+"""The stages inside the WebUI: the WebUI's SwinIR and img2img, our tagger and segmenter (from the core)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from modules import paths_internal
+
+from ..factory import StageChoices, build_stages, make_manager
+from ..pipeline import PipelineOptions, Stages
+from ..stages import release_all
+from .inpainter import WebUIInpainter
+from .settings import AlienSettings, current
+from .upscaler import WebUISwinIRRestorer
+
+
+def search_dirs() -> dict[str, list[Path]]:
+    """Where the WebUI and its extensions keep models we can reuse (models/sam, models/SwinIR)."""
+    models = Path(paths_internal.models_path)
+    return {"sam": [models / "sam"], "SwinIR": [models / "SwinIR"]}
+
+
+def build_webui_stages(options: PipelineOptions, choices: StageChoices | None = None,
+                       settings: AlienSettings | None = None) -> Stages:
+    """Stages for ``options``: the core builds tagger and segmenter (restorer and inpainter left out), then the
+    WebUI's SwinIR and img2img take their places. With offload on, our models leave the GPU before diffusion."""
+    settings = settings or current()
+    choices = choices or StageChoices()
+    core_options = PipelineOptions(restore=False, tag=options.tag, segment=options.segment, inpaint=False,
+                                   working_size=options.working_size, style_min_score=options.style_min_score)
+    manager = make_manager(Path(os.path.expanduser(settings.models_dir)), allow_download=True,
+                           search_dirs=search_dirs())
+    stages = build_stages(choices, core_options, device=settings.device, manager=manager)
+    if options.restore:
+        stages.restorer = WebUISwinIRRestorer(settings.swinir_model or None)
+    if options.inpaint:
+        ours = [stages.tagger, stages.segmenter]
+        offload = (lambda: release_all(ours)) if settings.offload else None
+        stages.inpainter = WebUIInpainter(before_diffusion=offload)
+    return stages

@@ -1,0 +1,172 @@
+"""What the tab and the API ask for, run with the core inside WebUI sessions: themes, in-memory images and
+folder jobs."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from PIL import Image
+
+from ..batch import BatchRunner, BatchSettings
+from ..factory import StageChoices
+from ..imageio import DEFAULT_MAX_PIXELS, ImageLoadError, decode_image_bytes, sha256_bytes
+from ..inpaint_settings import InpaintSettings
+from ..pipeline import STAGE_NAMES, ImageResult, Interrupted, PipelineOptions, StageFailed, Stages
+from ..preview import render_preview
+from ..stages import ProgressEvent
+from ..themes import Theme, ThemeCatalog, get_theme, load_catalog, parse_theme
+from . import runtime
+from .jobs import ImageEntry, Job, JobHandle, JobRegistry
+from .settings import AlienSettings, current
+
+StagesFactory = Callable[[PipelineOptions, StageChoices], Stages]
+"""Builds the stages a run needs (WebUI restorer and inpainter, our tagger and segmenter)."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """One run's choices: theme, seed, stage switches (in ``options``), limit and side outputs."""
+
+    theme: Theme
+    seed: int = 0
+    options: PipelineOptions = field(default_factory=PipelineOptions)
+    limit: int | None = None
+    save_previews: bool = True
+    save_masks: bool = False
+    choices: StageChoices = field(default_factory=StageChoices)
+
+
+@dataclass
+class ImageOutcome:
+    """One in-memory image: the result (None for a dry run or a failure), its manifest, or what went wrong."""
+
+    name: str
+    status: str
+    result: ImageResult | None = None
+    manifest: dict[str, Any] | None = None
+    preview: Image.Image | None = None
+    message: str = ""
+
+
+def with_overrides(theme: Theme, overrides: Mapping[str, Any]) -> Theme:
+    """``theme`` with InpaintSettings ``overrides`` applied to its defaults and to every rule (they win)."""
+    if not overrides:
+        return theme
+    unknown = set(overrides) - set(InpaintSettings.field_names())
+    if unknown:
+        raise ValueError(f"unknown inpaint settings in overrides: {', '.join(sorted(unknown))}; "
+                         f"known: {', '.join(InpaintSettings.field_names())}")
+    rules = tuple(dataclasses.replace(r, overrides={**dict(r.overrides), **dict(overrides)}) for r in theme.rules)
+    return dataclasses.replace(theme, defaults=theme.defaults.merged(overrides), rules=rules)
+
+
+class AlienService:
+    """Runs Alien Filters for the tab and the API. Every run holds a WebUI session (queue lock + state)."""
+
+    def __init__(
+        self,
+        stages_factory: StagesFactory,
+        registry: JobRegistry | None = None,
+        settings: Callable[[], AlienSettings] = current,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+    ) -> None:
+        self.stages_factory = stages_factory
+        self.registry = registry or JobRegistry()
+        self.settings = settings
+        self.max_pixels = max_pixels
+        self._stages: tuple[tuple, Stages] | None = None
+
+    def stages(self, run: RunOptions) -> Stages:
+        """The stages for ``run``; reused while the stage switches, model choices and settings stay the same."""
+        o = run.options
+        key = (o.restore, o.tag, o.segment, o.inpaint, run.choices, self.settings())
+        if self._stages is None or self._stages[0] != key:
+            self._stages = (key, self.stages_factory(o, run.choices))
+        return self._stages[1]
+
+    # -- themes ----------------------------------------------------------------------------------------------
+
+    def catalog(self) -> ThemeCatalog:
+        return load_catalog(Path(self.settings().themes_dir))
+
+    def theme(self, name: str | None = None, yaml_text: str | None = None) -> Theme:
+        """A theme from inline YAML, else by name, else the default theme (ThemeError if bad or unknown)."""
+        if yaml_text:
+            return parse_theme(yaml_text, "<request>")
+        return get_theme(name or self.settings().default_theme, Path(self.settings().themes_dir))
+
+    # -- in-memory images (API base64, the tab's uploads) ----------------------------------------------------
+
+    def runner(self, run: RunOptions, out_dir: Path, progress=runtime.report_progress,
+               interrupted=runtime.interrupted) -> BatchRunner:
+        batch = BatchSettings(out_dir=out_dir, seed=run.seed, limit=run.limit, options=run.options,
+                              save_previews=run.save_previews, save_masks=run.save_masks,
+                              max_pixels=self.max_pixels)
+        return BatchRunner(self.stages(run), run.theme, batch, progress=progress,
+                           interrupted=interrupted)
+
+    def process_images(self, images: list[tuple[str, bytes]], run: RunOptions,
+                       task_id: str | None = None) -> list[ImageOutcome]:
+        """Process uploaded images in memory (nothing written); stops at the Interrupt button."""
+        outcomes: list[ImageOutcome] = []
+        with runtime.session(task_id or runtime.new_task_id()):
+            runner = self.runner(run, Path(self.settings().output_dir))
+            for index, (name, data) in enumerate(images):
+                runtime.report_progress(ProgressEvent("image", index, len(images), name))
+                try:
+                    image = decode_image_bytes(data, name, self.max_pixels)
+                    result, manifest = runner.process_in_memory(image, name, sha256_bytes(data))
+                except ImageLoadError as exc:
+                    outcomes.append(ImageOutcome(name, "failed", message=exc.problem))
+                    continue
+                except StageFailed as exc:
+                    outcomes.append(ImageOutcome(name, "failed", message=str(exc)))
+                    continue
+                except Interrupted as exc:
+                    outcomes.append(ImageOutcome(name, "interrupted", message=str(exc)))
+                    break
+                preview = render_preview(image, result) if run.save_previews else None
+                status = "done" if run.options.inpaint else "planned"
+                outcomes.append(ImageOutcome(name, status, result, manifest, preview))
+        return outcomes
+
+    # -- folder jobs -----------------------------------------------------------------------------------------
+
+    def submit_folder(self, folder: Path, out_dir: Path, run: RunOptions) -> Job:
+        """Start a background job over ``folder`` writing into ``out_dir``; returns at once."""
+
+        def work(handle: JobHandle) -> None:
+            with runtime.session(runtime.new_task_id()):
+                handle.started()
+                sink = _JobProgress(handle)
+                runner = self.runner(run, out_dir, progress=sink,
+                                     interrupted=lambda: handle.cancelled() or runtime.interrupted())
+                report = runner.run([folder])
+            for outcome in report.outcomes:
+                handle.add_result(ImageEntry(outcome.input, outcome.status, dict(outcome.outputs), outcome.message))
+            for problem in report.problems:
+                handle.add_result(ImageEntry(str(problem.path), "failed", {}, problem.problem))
+            if report.interrupted:
+                handle.stopped(report.stopped_at or "unknown")
+
+        return self.registry.submit(str(folder), str(out_dir), work)
+
+
+class _JobProgress:
+    """ProgressSink feeding both the WebUI's state and the job's own progress fraction."""
+
+    def __init__(self, handle: JobHandle) -> None:
+        self.handle = handle
+        self.image, self.images = 0, 1
+
+    def __call__(self, event: ProgressEvent) -> None:
+        runtime.report_progress(event)
+        if event.kind == "image":
+            self.image, self.images = event.index, max(event.total, 1)
+            self.handle.progress(self.image / self.images, f"image {event.index + 1}/{event.total}", event.total)
+        elif event.kind == "stage":
+            done = self.image + event.index / len(STAGE_NAMES)
+            self.handle.progress(done / self.images, f"image {self.image + 1}/{self.images}: {event.text}")
