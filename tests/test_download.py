@@ -42,13 +42,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         data = self.state.files.get(self.path)
         range_header = self.headers.get("Range")
         if data is None:
-            self.send_error(404, "Not Found")
             self.state.requests.append((self.path, range_header, 0))
+            self.send_error(404, "Not Found")
             return
         start = 0
         if range_header and self.path not in self.state.ignore_range:
             start = int(range_header.removeprefix("bytes=").split("-")[0])
             if start >= len(data):
+                self.state.requests.append((self.path, range_header, 0))
                 self.send_error(416, "Range Not Satisfiable")
                 return
             self.send_response(206)
@@ -62,9 +63,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if cuts:
             body = body[: cuts.pop(0)]
             self.close_connection = True
+        # recorded before sending: the client may finish and the test assert before this thread resumes
+        self.state.requests.append((self.path, range_header, len(body)))
         self.wfile.write(body)
         self.wfile.flush()
-        self.state.requests.append((self.path, range_header, len(body)))
 
 
 @pytest.fixture(scope="module")
@@ -191,3 +193,12 @@ def test_offline_gives_one_clear_error(tmp_path: Path) -> None:
     assert "sam_vit_b_01ec64.pth" in message and url in message and f"put it at: {dest}" in message
     assert info.value.__suppress_context__ and info.value.__cause__ is None
     assert not dest.exists()
+
+
+def test_partial_file_the_server_cannot_resume_is_restarted(srv, tmp_path: Path) -> None:
+    state, base = srv
+    dest = tmp_path / "model.pth"
+    dest.with_suffix(".pth.part").write_bytes(b"x" * (len(PAYLOAD) + 10))  # larger than the file: 416
+    download(f"{base}/model.pth", dest, PAYLOAD_SHA, None, progress=False)
+    assert dest.read_bytes() == PAYLOAD
+    assert [(r[1], r[2]) for r in state.requests] == [(f"bytes={len(PAYLOAD) + 10}-", 0), (None, len(PAYLOAD))]
