@@ -10,8 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import transformers
+from PIL import Image, ImageDraw
 from transformers import (
     CLIPConfig,
     CLIPImageProcessor,
@@ -126,6 +128,23 @@ def write_sam(path: Path, model_type: str = "vit_b", seed: int = 0) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(sam_model_registry[model_type](checkpoint=None).state_dict(), path)
     return path
+
+
+def room_image(width: int, height: int, seed: int = 0) -> Image.Image:
+    """A small room-like RGB picture: a wall, a floor and three coloured blocks (furniture)."""
+    rng = np.random.default_rng(seed)
+
+    def colour(low: int, high: int) -> tuple[int, int, int]:
+        r, g, b = (int(v) for v in rng.integers(low, high, 3))
+        return r, g, b
+
+    image = Image.new("RGB", (width, height), colour(150, 230))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, height * 2 // 3, width, height), fill=colour(60, 140))
+    for _ in range(3):
+        x0, y0 = int(rng.integers(0, max(1, width - 20))), int(rng.integers(0, max(1, height - 16)))
+        draw.rectangle((x0, y0, x0 + 20, y0 + 16), fill=colour(0, 255))
+    return image
 
 
 @dataclass(frozen=True)

@@ -5,15 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 import transformers
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from alien_filters.stages import Releasable, Tagger, Tags
 from alien_filters.tagging import ClipStyleScorer, ObjectStyleTagger, OwlDetector
-from tests.builders_detectors import owlv2_available, write_clip, write_owlv2, write_owlvit
+from tests.builders_detectors import owlv2_available, room_image, write_clip, write_owlv2, write_owlvit
 
 QUERIES = [("a bed", "bed"), ("a photo of a bed", "bed"), ("a lamp", "lamp"), ("an armchair", "armchair")]
 CLASSES = {"bed", "lamp", "armchair"}
@@ -21,19 +20,7 @@ STYLES = [("a modern hotel room", "modern"), ("a contemporary hotel room", "mode
           ("an art deco room", "art deco")]
 
 
-def room(width: int, height: int, seed: int) -> Image.Image:
-    """A small room-like picture: a floor, a wall and a few coloured blocks."""
-    rng = np.random.default_rng(seed)
-    image = Image.new("RGB", (width, height), tuple(int(v) for v in rng.integers(150, 230, 3)))
-    draw = ImageDraw.Draw(image)
-    draw.rectangle((0, height * 2 // 3, width, height), fill=tuple(int(v) for v in rng.integers(60, 140, 3)))
-    for _ in range(3):
-        x0, y0 = int(rng.integers(0, width - 20)), int(rng.integers(0, height - 20))
-        draw.rectangle((x0, y0, x0 + 20, y0 + 16), fill=tuple(int(v) for v in rng.integers(0, 255, 3)))
-    return image
-
-
-IMAGES = [room(160, 96, 1), room(80, 120, 2), room(64, 64, 3)]
+IMAGES = [room_image(160, 96, 1), room_image(80, 120, 2), room_image(64, 64, 3)]
 
 
 @pytest.fixture(scope="module")
