@@ -17,7 +17,7 @@ class InpaintSettings:
     mask_feather: int = 4
     crop_padding: int = 32
 
-    def merged(self, overrides: Mapping[str, Any]) -> "InpaintSettings":
+    def merged(self, overrides: Mapping[str, Any]) -> InpaintSettings:
         """A copy with ``overrides`` applied (keys must be field names)."""
         return replace(self, **dict(overrides))
 
