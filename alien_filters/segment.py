@@ -91,9 +91,7 @@ class SamSegmenter:
         if self.model is None:
             self.model = self._build()
             self.model.image_encoder.register_forward_hook(self._count_embedding)
-        if self.model.device != self.device:
-            self.model.to(self.device)
-        return self.model
+        return self.model.to(self.device)
 
     def _build(self) -> Any:
         from segment_anything import sam_model_registry
@@ -110,21 +108,22 @@ class SamSegmenter:
         self.embeddings_computed += 1
 
     def segment(self, image: Image.Image, detections: Sequence[Detection]) -> ClassMasks:
-        """Class -> bool mask (H, W) of ``image``; automatic masks + labeler when there are no detections."""
+        """Class -> bool mask (H, W) of ``image``; automatic masks + labeler when there are no detections.
+
+        Boxes are clamped into the image; a detection with nothing left inside it is ignored."""
         rgb = np.asarray(image.convert("RGB"))
-        if detections:
-            return self._segment_boxes(rgb, detections)
+        labels, boxes = _boxes_inside(detections, rgb.shape[1], rgb.shape[0])
+        if labels:
+            return self._segment_boxes(rgb, labels, boxes)
         if self.labeler is not None:
             return self._segment_automatic(rgb, self.labeler)
         return {}
 
-    def _segment_boxes(self, rgb: np.ndarray, detections: Sequence[Detection]) -> ClassMasks:
+    def _segment_boxes(self, rgb: np.ndarray, labels: list[str], boxes: torch.Tensor) -> ClassMasks:
         from segment_anything import SamPredictor
 
         predictor = SamPredictor(self.load())
         height, width = rgb.shape[:2]
-        boxes = torch.tensor([d.box for d in detections], dtype=torch.float32)
-        boxes = boxes.clamp(min=torch.zeros(4), max=torch.tensor([width, height, width, height], dtype=torch.float32))
         best_masks: list[np.ndarray] = []
         with torch.no_grad():
             predictor.set_image(rgb)
@@ -137,7 +136,7 @@ class SamSegmenter:
                 best = scores.argmax(dim=1)
                 best_masks.extend(masks[torch.arange(len(best)), best].cpu().numpy())
             predictor.reset_image()
-        return _merge_per_class([d.label for d in detections], best_masks, (height, width))
+        return _merge_per_class(labels, best_masks, (height, width))
 
     def _segment_automatic(self, rgb: np.ndarray, labeler: RegionLabeler) -> ClassMasks:
         from segment_anything import SamAutomaticMaskGenerator
@@ -166,6 +165,16 @@ class SamSegmenter:
         if self.model is not None and self.device.type != "cpu":
             self.model.to("cpu")
             _clear_cuda()
+
+
+def _boxes_inside(detections: Sequence[Detection], width: int, height: int) -> tuple[list[str], torch.Tensor]:
+    """Labels and boxes (N, 4) clamped into the image, without the boxes that have no area left."""
+    if not detections:
+        return [], torch.zeros((0, 4))
+    boxes = torch.tensor([d.box for d in detections], dtype=torch.float32)
+    boxes = boxes.clamp(min=torch.zeros(4), max=torch.tensor([width, height, width, height], dtype=torch.float32))
+    inside = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+    return [d.label for d, keep in zip(detections, inside.tolist(), strict=True) if keep], boxes[inside]
 
 
 def region_crop(rgb: np.ndarray, mask: np.ndarray) -> Image.Image:

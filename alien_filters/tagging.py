@@ -54,8 +54,7 @@ class _HeldModel:
         self.dtype = next(model.parameters()).dtype
 
     def _ready(self) -> None:
-        if next(self.model.parameters()).device != self.device:
-            self.model.to(self.device)
+        self.model.to(self.device)  # a no-op when already there; brings the model back after offload()
 
     def offload(self) -> None:
         """Move the model to the CPU (it comes back to its device on next use) and free accelerator memory."""

@@ -17,8 +17,8 @@ from segment_anything import SamAutomaticMaskGenerator, SamPredictor
 
 from alien_filters.segment import AutoMaskSettings, SamSegmenter, region_crop
 from alien_filters.stages import Detection, Releasable, Segmenter
-from alien_filters.tagging import ClipStyleScorer
-from tests.builders_detectors import SAM_FILES, room_image, write_clip, write_sam
+from alien_filters.tagging import ClipStyleScorer, OwlDetector
+from tests.builders_detectors import SAM_FILES, room_image, write_clip, write_models_folder, write_sam
 
 IMAGE = room_image(160, 96, 7)
 WIDTH, HEIGHT = IMAGE.size
@@ -26,7 +26,9 @@ DETECTIONS = [
     Detection("bed", 0.9, (10.0, 10.0, 80.0, 60.0)),
     Detection("lamp", 0.5, (120.0, 50.0, 200.0, 120.0)),  # reaches past the image: clamped
     Detection("bed", 0.7, (50.0, 20.0, 150.0, 90.0)),
+    Detection("curtain", 0.6, (170.0, 0.0, 200.0, 50.0)),  # wholly outside the image: ignored
 ]
+INSIDE = DETECTIONS[:3]
 CLASS_QUERIES = [("a bed", "bed"), ("a lamp", "lamp"), ("a curtain", "curtain"), ("drapes", "curtain")]
 MIN_LABEL_SCORE = 0.4
 
@@ -104,7 +106,7 @@ def test_one_embedding_and_one_batched_decoder_call_for_all_boxes(box_run: Run) 
     assert box_run.decoder_calls == 1
     ((args, kwargs, (masks, scores, _)),) = box_run.recorded
     assert kwargs["multimask_output"] is True
-    assert masks.shape == (len(DETECTIONS), 3, HEIGHT, WIDTH) and scores.shape == (len(DETECTIONS), 3)
+    assert masks.shape == (len(INSIDE), 3, HEIGHT, WIDTH) and scores.shape == (len(INSIDE), 3)
 
 
 def test_boxes_are_clamped_and_mapped_to_sams_input_frame(box_run: Run) -> None:
@@ -117,7 +119,7 @@ def test_boxes_are_clamped_and_mapped_to_sams_input_frame(box_run: Run) -> None:
 
 def test_best_mask_per_box_merged_per_class(box_run: Run) -> None:
     ((_, _, (masks, scores, _)),) = box_run.recorded
-    best = [masks[i, int(scores[i].argmax())].cpu().numpy() for i in range(len(DETECTIONS))]
+    best = [masks[i, int(scores[i].argmax())].cpu().numpy() for i in range(len(INSIDE))]
     np.testing.assert_array_equal(box_run.masks["bed"], best[0] | best[2])
     np.testing.assert_array_equal(box_run.masks["lamp"], best[1])
 
@@ -154,6 +156,7 @@ def test_region_crop_is_the_masks_box_with_the_rest_neutral() -> None:
 def test_no_detections_and_no_labeler_gives_nothing_without_loading(sam_checkpoint: Path) -> None:
     segmenter = SamSegmenter(sam_checkpoint)
     assert segmenter.segment(IMAGE, []) == {}
+    assert segmenter.segment(IMAGE, DETECTIONS[3:]) == {}, "only a box outside the image"
     assert segmenter.model is None and segmenter.embeddings_computed == 0
 
 
@@ -188,3 +191,15 @@ def test_bad_checkpoints_are_clear_errors(tmp_path: Path) -> None:
 def test_small_region_cleanup_without_opencv_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="opencv"):
         SamSegmenter(tmp_path / "sam.pth", auto=AutoMaskSettings(min_mask_region_area=100))
+
+
+def test_models_folder_has_the_standard_layout_and_loads(tmp_path: Path, sam_checkpoint: Path) -> None:
+    folder = write_models_folder(tmp_path / "models", sam_path=sam_checkpoint)
+    assert folder.owlvit == tmp_path / "models/transformers/google/owlvit-base-patch32"
+    assert folder.clip == tmp_path / "models/transformers/openai/clip-vit-base-patch32"
+    assert folder.sam == tmp_path / "models/sam/sam_vit_b_01ec64.pth"
+    assert folder.sam.stat().st_size == sam_checkpoint.stat().st_size
+    detections = OwlDetector.from_pretrained(folder.owlvit, CLASS_QUERIES, default_threshold=0.0).detect(IMAGE)
+    assert detections and {d.label for d in detections} <= {"bed", "lamp", "curtain"}
+    assert ClipStyleScorer.from_pretrained(folder.clip, [], CLASS_QUERIES).label_regions([IMAGE])[0][0] in {
+        "bed", "lamp", "curtain"}
