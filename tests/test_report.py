@@ -210,3 +210,15 @@ def test_a_folder_without_images_still_gives_a_report(tmp_path):
     assert result.data["stats"]["images"] == 0 and result.data["clusters"] == []
     assert [b["problem"] for b in result.data["bad_files"]] == ["no such file or folder"]
     assert "Files that could not be used (1)" in result.html_path.read_text(encoding="utf-8")
+
+
+def test_damaged_cache_entries_are_tagged_again(photos, tmp_path):
+    run_report([photos["root"] / "lobby"], ColourTagger(), ReportOptions(tmp_path))
+    entries = sorted((tmp_path / ".alien-cache").rglob("*.json"))
+    assert len(entries) == 3
+    entries[0].write_text('{"tags": {"objects": 5}, "size": [1]}', encoding="utf-8")
+    entries[1].write_text("{not json", encoding="utf-8")
+    tagger = ColourTagger()
+    result = run_report([photos["root"] / "lobby"], tagger, ReportOptions(tmp_path))
+    assert tagger.calls == 2
+    assert result.data["tag_sources"] == {"cache": 1, "manifest": 0, "tagger": 2}

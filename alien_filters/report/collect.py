@@ -10,14 +10,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Generic, Iterable, Iterator, Sequence, TypeVar
+from typing import Any, Callable, Generic, Sequence, TypeVar
 
 import numpy as np
 from PIL import Image
 
 from ..cache import StageCache, cache_key
 from ..imageio import DEFAULT_MAX_PIXELS, ImageLoadError, load_image, sha256_file
-from ..inputs import InputItem
 from ..manifest import FORMAT as MANIFEST_FORMAT
 from ..sizing import WorkingSize
 from ..stages import Tagger, Tags
@@ -155,7 +154,7 @@ class LazyEmbedder(_Lazy[Embedder]):
 
 @dataclass
 class Collector:
-    """Turns input items into TagRecords (or BadFiles), one at a time."""
+    """Turns image files into TagRecords (or BadFiles), one at a time; ``counts`` says where tags came from."""
 
     tagger: Tagger
     cache: StageCache
@@ -164,10 +163,6 @@ class Collector:
     working_size: WorkingSize = field(default_factory=WorkingSize)
     max_pixels: int = DEFAULT_MAX_PIXELS
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SOURCES, 0))
-
-    def records(self, items: Iterable[InputItem]) -> Iterator[TagRecord | BadFile]:
-        for item in items:
-            yield self.record(item.path)
 
     def record(self, path: Path) -> TagRecord | BadFile:
         """The record of the image at ``path``; a file that cannot be read, decoded or tagged is a BadFile."""
@@ -193,9 +188,9 @@ class Collector:
 
     def _tags(self, path: Path, sha: str, loaded: list[Image.Image]) -> TagRecord:
         key = cache_key(sha, "report-tags", self.tagger.name)
-        entry = self.cache.get_json(key)
-        if isinstance(entry, dict) and "tags" in entry and "size" in entry:
-            return record_from_tags(str(path), sha, Tags.from_dict(entry["tags"]), tuple(entry["size"]), "cache")
+        cached = _cached_tags(self.cache.get_json(key))
+        if cached is not None:
+            return record_from_tags(str(path), sha, cached[0], cached[1], "cache")
         found = self.manifests.lookup(sha) if self.manifests is not None else None
         if found is not None:
             tags, size = found
@@ -218,6 +213,15 @@ class Collector:
             self.cache.put_json(key, encode_embedding(vector))
         return TagRecord(record.path, record.sha256, record.classes, record.areas, record.styles, record.source,
                          vector)
+
+
+def _cached_tags(entry: Any) -> tuple[Tags, tuple[int, int]] | None:
+    """Tags and image size from a report cache entry; a damaged entry is a miss."""
+    try:
+        width, height = (int(v) for v in entry["size"])
+        return Tags.from_dict(entry["tags"]), (width, height)
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 class _StageError(RuntimeError):

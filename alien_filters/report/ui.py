@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 if TYPE_CHECKING:
-    from ..stages import Tagger
+    from ..stages import InterruptCheck, ProgressSink, Tagger
     from .embed import Embedder
 
 RunReportFn = Callable[[list[Path], Path, str], tuple[str, Path | None]]
@@ -38,16 +38,19 @@ def report_preview(html_path: Path) -> str:
             f'style="width:100%;height:{PREVIEW_HEIGHT}px;border:1px solid #8884;border-radius:6px"></iframe>')
 
 
-def make_run_report_fn(tagger: Tagger, themes_dir: Path | None = None,
-                       embedder: Embedder | None = None) -> RunReportFn:
-    """A RunReportFn over ``tagger`` (e.g. the WebUI's tagging stage, or a LazyTagger) and optional ``embedder``."""
+def make_run_report_fn(tagger: Tagger, themes_dir: Path | None = None, embedder: Embedder | None = None,
+                       progress: ProgressSink | None = None, interrupted: InterruptCheck | None = None) -> RunReportFn:
+    """A RunReportFn over ``tagger`` (e.g. the WebUI's tagging stage, or a LazyTagger) and optional ``embedder``;
+    ``progress`` and ``interrupted`` connect the WebUI's progress bar and Interrupt button."""
 
     def run(inputs: list[Path], out_dir: Path, theme_name: str) -> tuple[str, Path | None]:
+        from ..stages import never_interrupted, no_progress
         from ..themes import get_theme
         from .run import ReportOptions, run_report
 
         options = ReportOptions(out_dir=out_dir, theme=get_theme(theme_name, themes_dir) if theme_name else None)
-        result = run_report(inputs, tagger, options, embedder)
+        result = run_report(inputs, tagger, options, embedder, progress or no_progress,
+                            interrupted or never_interrupted)
         return result.summary(), result.html_path
 
     return run
