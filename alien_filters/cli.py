@@ -78,6 +78,8 @@ def _add_model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     parser.add_argument("--offline", action="store_true", help="never download: fail with where to put the file")
     parser.add_argument("--checkpoint", type=Path, help="SD inpainting checkpoint (file or diffusers folder)")
+    parser.add_argument("--checkpoint-config", type=Path,
+                        help="local diffusers config folder for a single-file checkpoint (offline use)")
     parser.add_argument("--restorer", default=StageChoices.restorer, choices=StageChoices.RESTORERS)
     parser.add_argument("--detector", default=StageChoices.detector, choices=StageChoices.DETECTORS)
     parser.add_argument("--segmenter", default=StageChoices.segmenter, choices=StageChoices.SEGMENTERS)
@@ -139,7 +141,8 @@ def cmd_process(args: argparse.Namespace) -> int:
     choices = StageChoices(restorer=args.restorer, detector=args.detector, segmenter=args.segmenter)
     try:
         stages = build_stages(choices, options, models_dir=args.models_dir, device=args.device,
-                              checkpoint=args.checkpoint, allow_download=not args.offline)
+                              checkpoint=args.checkpoint, checkpoint_config=args.checkpoint_config,
+                              allow_download=not args.offline)
         missing = required_stages(stages, options)
         if missing:
             raise StageMissing(f"stage(s) not available: {', '.join(missing)}")

@@ -75,6 +75,7 @@ def build_stages(
     models_dir: Path | None = None,
     device: str = "auto",
     checkpoint: Path | None = None,
+    checkpoint_config: Path | None = None,
     allow_download: bool = True,
     manager: ModelManager | None = None,
 ) -> Stages:
@@ -102,5 +103,6 @@ def build_stages(
                                         torch_device, labeler=labeler)
         manager.record_load(choices.segmenter)
     if options.inpaint:
-        stages.inpainter = DiffusersInpainter(checkpoint, device=torch_device)  # type: ignore[arg-type]
+        stages.inpainter = DiffusersInpainter(checkpoint, device=torch_device,  # type: ignore[arg-type]
+                                              config_dir=checkpoint_config)
     return stages

@@ -67,7 +67,7 @@ def write_owlvit(folder: Path, tiny: bool = True, seed: int = 0) -> Path:
         image_processor=OwlViTImageProcessor(size=side, crop_size=side),
         tokenizer=_tokenizer(folder, OWL_TEXT_LENGTH),
     )
-    OwlViTForObjectDetection(config).eval().save_pretrained(folder)
+    OwlViTForObjectDetection(config).eval().save_pretrained(folder, safe_serialization=True)
     processor.save_pretrained(folder)
     return folder
 
@@ -92,7 +92,7 @@ def write_owlv2(folder: Path, seed: int = 0) -> Path:
         image_processor=transformers.Owlv2ImageProcessor(size=side),
         tokenizer=_tokenizer(folder, OWL_TEXT_LENGTH),
     )
-    transformers.Owlv2ForObjectDetection(config).eval().save_pretrained(folder)
+    transformers.Owlv2ForObjectDetection(config).eval().save_pretrained(folder, safe_serialization=True)
     processor.save_pretrained(folder)
     return folder
 
@@ -115,7 +115,7 @@ def write_clip(folder: Path, tiny: bool = True, seed: int = 0) -> Path:
         ),
         tokenizer=_tokenizer(folder, 77),
     )
-    CLIPModel(config).eval().save_pretrained(folder)
+    CLIPModel(config).eval().save_pretrained(folder, safe_serialization=True)
     processor.save_pretrained(folder)
     return folder
 

@@ -99,6 +99,18 @@ def test_own_folder_counts_only_when_every_file_is_there(tmp_path: Path) -> None
     assert manager.locate("clip_vit_b32") == target
 
 
+def test_own_folder_accepts_either_weights_format(tmp_path: Path) -> None:
+    spec = get_spec("clip_vit_b32")  # the hub serves pytorch_model.bin for this one
+    target = tmp_path / spec.relpath
+    for remote in spec.files:
+        if remote.filename != "pytorch_model.bin":
+            _touch(target / remote.filename)
+    manager = ModelManager(tmp_path)
+    assert manager.locate("clip_vit_b32") is None  # no weights at all
+    _touch(target / "model.safetensors")  # what save_pretrained(safe_serialization=True) writes
+    assert manager.locate("clip_vit_b32") == target
+
+
 def test_present_files_are_used_without_download(tmp_path: Path) -> None:
     downloader = RecordingDownloader()
     sam = _touch(tmp_path / "sam" / "sam_vit_b_01ec64.pth", b"not the official bytes")

@@ -142,7 +142,9 @@ class ModelManager:
         if spec.kind == "file":
             return path.is_file() and path.stat().st_size > 0
         if path == self.target_path(spec.name):  # our own download: complete only with every file
-            return all((path / remote.filename).is_file() for remote in spec.files)
+            has_weights = is_transformers_folder(path)  # model.safetensors and pytorch_model.bin are interchangeable
+            return all((path / remote.filename).is_file() or (remote.filename in WEIGHT_FILES and has_weights)
+                       for remote in spec.files)
         return path.is_dir() and is_transformers_folder(path)
 
     def _missing_message(self, spec: ModelSpec, target: Path) -> str:
