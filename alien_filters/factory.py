@@ -61,6 +61,7 @@ def build_tagger(manager: ModelManager, choices: StageChoices, device: str,
         vocabulary.queries(),
         clip_folder=manager.ensure(STYLE_MODEL),
         styles=vocabulary.style_prompts(),
+        thresholds=vocabulary.thresholds(),
         device=device,
     )
     manager.record_load(detector_name)

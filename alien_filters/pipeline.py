@@ -26,6 +26,7 @@ from .stages import (
     Tags,
     never_interrupted,
     no_progress,
+    release_all,
 )
 from .themes import Theme, with_canonical_classes
 from .vocabulary import load_vocabulary
@@ -120,7 +121,10 @@ class Pipeline:
         cache: StageCache | None = None,
         progress: ProgressSink = no_progress,
         interrupted: InterruptCheck = never_interrupted,
+        offload_before_inpaint: bool = True,
     ) -> None:
+        """``offload_before_inpaint``: release the restore, tag and segment models (to the CPU, or freed,
+        as each stage chooses) before diffusion starts, so that it gets the accelerator's memory."""
         missing = required_stages(stages, options)
         if missing:
             raise StageMissing(f"no implementation for stage(s): {', '.join(missing)}")
@@ -132,6 +136,7 @@ class Pipeline:
         self.cache = cache or StageCache(None)
         self.progress = progress
         self.interrupted = interrupted
+        self.offload_before_inpaint = offload_before_inpaint
 
     def run(self, image: Image.Image, input_sha256: str, seed: int) -> ImageResult:
         """Process one RGB image; raises StageFailed or Interrupted."""
@@ -173,6 +178,8 @@ class Pipeline:
 
         final = None
         if self.options.inpaint:
+            if self.offload_before_inpaint and plan.jobs:
+                release_all([self.stages.restorer, self.stages.tagger, self.stages.segmenter])
             with self._stage("inpaint", 4, timings):
                 final = self._inpaint(working, plan)
         return ImageResult(image.size, working, tags, class_masks, plan, final, timings, cached)

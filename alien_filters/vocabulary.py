@@ -49,6 +49,8 @@ class ObjectClass:
     name: str
     synonyms: tuple[str, ...] = ()
     query: str = ""
+    threshold: float | None = None
+    """Detection score threshold for this class (None: the detector's default)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "synonyms", tuple(self.synonyms))
@@ -86,6 +88,10 @@ class Vocabulary:
             pairs.append((cls.query, cls.name))
             pairs.extend((fill_template(self.query_template, "name", s), cls.name) for s in cls.synonyms)
         return pairs
+
+    def thresholds(self) -> dict[str, float]:
+        """Per-class detection thresholds set in the file (classes without one use the detector's default)."""
+        return {c.name: c.threshold for c in self.classes if c.threshold is not None}
 
     def style_prompts(self) -> list[tuple[str, str]]:
         """(zero-shot prompt, style tag) for every style, e.g. ("a photo of a rustic hotel room interior", "rustic")."""
@@ -136,7 +142,7 @@ def _load_cached(path: str) -> Vocabulary:
 
 
 _TOP_KEYS = {"query_template", "style_template", "classes", "styles"}
-_CLASS_KEYS = {"name", "synonyms", "query"}
+_CLASS_KEYS = {"name", "synonyms", "query", "threshold"}
 
 
 def _parse(data: Any) -> Vocabulary:
@@ -175,7 +181,12 @@ def _parse_class(item: Any, where: str, query_template: str) -> ObjectClass:
         raise ValueError(f"{where}.synonyms: must be a list of names, got {synonyms!r}")
     syn = tuple(normalize_name(_text(s, f"{where}.synonyms[{i}]")) for i, s in enumerate(synonyms))
     query = _text(item.get("query", fill_template(query_template, "name", name)), f"{where}.query")
-    return ObjectClass(name=name, synonyms=syn, query=query)
+    threshold = item.get("threshold")
+    if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))
+                                  or not 0.0 < threshold <= 1.0):
+        raise ValueError(f"{where}.threshold: must be a number in (0, 1], got {threshold!r}")
+    return ObjectClass(name=name, synonyms=syn, query=query,
+                       threshold=float(threshold) if threshold is not None else None)
 
 
 def _check_keys(data: dict, allowed: set[str], prefix: str) -> None:

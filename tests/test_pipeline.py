@@ -106,3 +106,23 @@ def test_theme_synonyms_match_canonical_classes(double_stages):
     assert "television" in {o.label for o in objects}
     result = Pipeline(double_stages, theme).run(image, "sha-8", seed=1)
     assert [job.classes for job in result.plan.jobs] == [("television",)]
+
+
+def test_detection_models_are_released_before_diffusion(double_stages, alien_theme):
+    order: list[str] = []
+
+    class ReleasingTagger(type(double_stages.tagger)):
+        def release(self) -> None:
+            order.append("release tagger")
+
+    class RecordingInpainter(type(double_stages.inpainter)):
+        def inpaint(self, image, job):
+            order.append("inpaint")
+            return super().inpaint(image, job)
+
+    stages = Stages(double_stages.restorer, ReleasingTagger(), double_stages.segmenter, RecordingInpainter())
+    Pipeline(stages, alien_theme).run(room_image(9)[0], "sha-9", seed=1)
+    assert order[0] == "release tagger" and order.count("release tagger") == 1 and "inpaint" in order
+    order.clear()
+    Pipeline(stages, alien_theme, offload_before_inpaint=False).run(room_image(9)[0], "sha-9", seed=1)
+    assert "release tagger" not in order

@@ -150,3 +150,17 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_ambiguous_vocabulary_cannot_be_built_directly() -> None:
     with pytest.raises(ValueError, match="'couch' is used twice"):
         Vocabulary(classes=(ObjectClass("sofa", ("couch",)), ObjectClass("couch")), styles=("modern",))
+
+
+def test_per_class_thresholds_are_read_and_checked(tmp_path):
+    from alien_filters.vocabulary import VocabularyError, load_vocabulary
+
+    default = load_vocabulary()
+    assert default.thresholds()["wall"] == 0.15 and "bed" not in default.thresholds()
+    good = tmp_path / "v.yaml"
+    good.write_text("classes:\n  - {name: bed, threshold: 0.3}\n  - lamp\nstyles: [modern]\n")
+    assert load_vocabulary(good).thresholds() == {"bed": 0.3}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("classes:\n  - {name: bed, threshold: 2}\nstyles: [modern]\n")
+    with pytest.raises(VocabularyError, match=r"classes\[0\].threshold: must be a number in \(0, 1\]"):
+        load_vocabulary(bad)
