@@ -195,12 +195,13 @@ def build_tab(service: AlienService) -> gr.Blocks:
                 out_folder = gr.Textbox(value=settings.output_dir, label="Output folder",
                                         elem_id="alien_filters_output")
                 theme = gr.Dropdown(names, value=default_theme, label="Theme", elem_id="alien_filters_theme")
-                editor = gr.Code(value=actions.theme_yaml(default_theme) if default_theme else "",
-                                 language="yaml", label="Theme YAML", elem_id="alien_filters_yaml")
+                with gr.Accordion("Edit the theme (YAML)", open=False):
+                    editor = gr.Code(value=actions.theme_yaml(default_theme) if default_theme else "",
+                                     language="yaml", label="Theme YAML", elem_id="alien_filters_yaml")
+                    with gr.Row():
+                        save_name = gr.Textbox(label="Save as (theme name)", elem_id="alien_filters_save_name")
+                        save = gr.Button("Save as", elem_id="alien_filters_save")
                 validation = gr.Markdown(elem_id="alien_filters_validation")
-                with gr.Row():
-                    save_name = gr.Textbox(label="Save as (theme name)", elem_id="alien_filters_save_name")
-                    save = gr.Button("Save as", elem_id="alien_filters_save")
                 stages = gr.CheckboxGroup(STAGES, value=list(STAGES), label="Stages", elem_id="alien_filters_stages")
                 with gr.Row():
                     detector = gr.Dropdown(list(StageChoices.DETECTORS), value=StageChoices.detector,
