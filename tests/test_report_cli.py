@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-from transformers import OwlViTForObjectDetection
 
 import alien_filters.factory as factory
 from alien_filters.report.cli import add_parser
@@ -28,11 +27,9 @@ def run(*argv: str | Path) -> int:
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Tiny OWL-ViT and CLIP with the file names of the published folders (OWL-ViT's weights: safetensors)."""
+    """Tiny random-weight OWL-ViT and CLIP folders where the model manager looks for them."""
     root = tmp_path_factory.mktemp("models")
-    owlvit = write_owlvit(root / OWLVIT_DIR)
-    OwlViTForObjectDetection.from_pretrained(owlvit).save_pretrained(owlvit, safe_serialization=True)
-    (owlvit / "pytorch_model.bin").unlink()
+    write_owlvit(root / OWLVIT_DIR)
     write_clip(root / CLIP_DIR)
     return root
 

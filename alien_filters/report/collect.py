@@ -8,7 +8,7 @@ second report over the same folder therefore decodes no image and loads no model
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Generic, Sequence, TypeVar
 
@@ -211,8 +211,7 @@ class Collector:
             image = self._working(path, loaded)
             vector = _run("embedding", lambda: np.asarray(self.embedder.embed(image), dtype=np.float16))
             self.cache.put_json(key, encode_embedding(vector))
-        return TagRecord(record.path, record.sha256, record.classes, record.areas, record.styles, record.source,
-                         vector)
+        return replace(record, embedding=vector)
 
 
 def _cached_tags(entry: Any) -> tuple[Tags, tuple[int, int]] | None:
