@@ -9,7 +9,6 @@ from modules import paths_internal
 
 from ..factory import StageChoices, build_stages, make_manager
 from ..pipeline import PipelineOptions, Stages
-from ..stages import release_all
 from .inpainter import WebUIInpainter
 from .settings import AlienSettings, current
 from .upscaler import WebUISwinIRRestorer
@@ -24,7 +23,7 @@ def search_dirs() -> dict[str, list[Path]]:
 def build_webui_stages(options: PipelineOptions, choices: StageChoices | None = None,
                        settings: AlienSettings | None = None) -> Stages:
     """Stages for ``options``: the core builds tagger and segmenter (restorer and inpainter left out), then the
-    WebUI's SwinIR and img2img take their places. With offload on, our models leave the GPU before diffusion."""
+    WebUI's SwinIR and img2img take their places."""
     settings = settings or current()
     choices = choices or StageChoices()
     core_options = PipelineOptions(restore=False, tag=options.tag, segment=options.segment, inpaint=False,
@@ -35,7 +34,5 @@ def build_webui_stages(options: PipelineOptions, choices: StageChoices | None = 
     if options.restore:
         stages.restorer = WebUISwinIRRestorer(settings.swinir_model or None)
     if options.inpaint:
-        ours = [stages.tagger, stages.segmenter]
-        offload = (lambda: release_all(ours)) if settings.offload else None
-        stages.inpainter = WebUIInpainter(before_diffusion=offload)
+        stages.inpainter = WebUIInpainter()
     return stages

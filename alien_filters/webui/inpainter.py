@@ -30,8 +30,7 @@ class WebUIInpainter:
     the job's feathered mask, so pixels outside ``job.mask`` never change.
 
     ``target_long_side`` is the processing size of the crop's long side (None: the crop's own size, rounded
-    to a multiple of 8). ``before_diffusion`` is called before each job (the place to offload our detection
-    and segmentation models).
+    to a multiple of 8).
     """
 
     name = "webui-img2img"
@@ -41,12 +40,10 @@ class WebUIInpainter:
         sampler: Callable[[], str] | None = None,
         scheduler: Callable[[], str] | None = None,
         target_long_side: int | None = 512,
-        before_diffusion: Callable[[], None] | None = None,
     ) -> None:
         self.sampler = sampler or (lambda: getattr(shared.opts, "alien_filters_sampler", DEFAULT_SAMPLER))
         self.scheduler = scheduler or (lambda: getattr(shared.opts, "alien_filters_scheduler", DEFAULT_SCHEDULER))
         self.target_long_side = target_long_side
-        self.before_diffusion = before_diffusion
 
     def processing_size(self, box: tuple[int, int, int, int]) -> tuple[int, int]:
         """(width, height) for a crop box: multiples of 8 with the box's aspect."""
@@ -102,8 +99,6 @@ class WebUIInpainter:
                              f"{image.width}x{image.height} image")
         if not mask.any():
             return image.copy()
-        if self.before_diffusion is not None:
-            self.before_diffusion()
         p = self.make_processing(image, job)
         with runtime.session():
             state = shared.state

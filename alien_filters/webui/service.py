@@ -105,8 +105,9 @@ class AlienService:
         batch = BatchSettings(out_dir=out_dir, seed=run.seed, limit=run.limit, options=run.options,
                               save_previews=run.save_previews, save_masks=run.save_masks,
                               max_pixels=self.max_pixels)
-        return BatchRunner(self.stages(run), run.theme, batch, progress=progress,
-                           interrupted=interrupted)
+        runner = BatchRunner(self.stages(run), run.theme, batch, progress=progress, interrupted=interrupted)
+        runner.pipeline.offload_before_inpaint = self.settings().offload  # our models leave the GPU for diffusion
+        return runner
 
     def process_images(self, images: list[tuple[str, bytes]], run: RunOptions,
                        task_id: str | None = None) -> list[ImageOutcome]:

@@ -132,13 +132,6 @@ def test_interrupt_during_sampling_raises_interrupted(image, job, webui_state):
     assert len(processing.calls) == 1
 
 
-def test_before_diffusion_hook_runs_before_each_job(image, job):
-    order = []
-    script_callbacks.on_cfg_denoiser(lambda params: order.append("sample") if not order[-1:] == ["sample"] else None)
-    WebUIInpainter(before_diffusion=lambda: order.append("offload")).inpaint(image, job)
-    assert order == ["offload", "sample"]
-
-
 def test_mask_blur_is_an_int_even_for_float_settings(image):
     settings = InpaintSettings(mask_feather=5, crop_padding=8)
     job = make_job(rect_mask(160, 128, (40, 30, 100, 80)), settings=settings)
