@@ -37,6 +37,14 @@ def test_k_is_chosen_by_silhouette_and_finds_the_blobs(sizes):
     assert sorted(clustering.silhouettes) == list(range(2, 9))
 
 
+def test_above_the_sample_size_k_is_chosen_on_a_sample_and_every_row_is_assigned():
+    points, truth = blobs([70, 50, 40])
+    clustering = choose_clusters(points, "test", max_k=6, sample_size=45)
+    assert clustering.k == 3 and clustering.labels.shape == (160,)
+    assert same_partition(clustering.labels, truth)
+    assert [int((clustering.labels == c).sum()) for c in range(3)] == [70, 50, 40]
+
+
 def test_clusters_are_numbered_largest_first():
     points, truth = blobs([5, 17, 9])
     clustering = choose_clusters(points, "test")

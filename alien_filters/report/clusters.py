@@ -1,8 +1,7 @@
 """Clusters of images by tag vectors or embeddings; the number of clusters comes from the data.
 
 k-means runs for every k from 2 up to ``max_k`` (never more than the number of distinct vectors) and the k
-with the best silhouette score wins; identical vectors all land in one cluster, a set of one kind of image
-gives one cluster.
+with the best silhouette score wins; identical vectors all land in one cluster.
 """
 
 from __future__ import annotations
@@ -51,30 +50,33 @@ def normalise_rows(matrix: np.ndarray) -> np.ndarray:
 
 def choose_clusters(matrix: np.ndarray, kind: str, max_k: int = 10, seed: int = 0,
                     sample_size: int = 2000) -> Clustering:
-    """Cluster the rows of ``matrix``, choosing k in 2..max_k by silhouette (sampled above ``sample_size`` rows)."""
+    """Cluster the rows of ``matrix``, choosing k in 2..max_k by silhouette score.
+
+    Above ``sample_size`` rows, k is chosen on an even random sample and every row then joins its nearest
+    centre, so 10,000 images cost about as much as 2,000."""
     vectors = normalise_rows(matrix)
     n = vectors.shape[0]
     if n == 0:
         return Clustering(kind, np.zeros(0, dtype=np.int32), 0, {}, vectors)
-    distinct = np.unique(np.round(vectors, 4), axis=0).shape[0]
-    top_k = min(max_k, distinct, n - 1)
-    if top_k < 2:
-        return Clustering(kind, np.zeros(n, dtype=np.int32), 1, {}, vectors)
+    sample = vectors
+    if n > sample_size:
+        sample = vectors[np.sort(np.random.default_rng(seed).choice(n, sample_size, replace=False))]
+    distinct = np.unique(np.round(sample, 4), axis=0).shape[0]
+    top_k = min(max_k, distinct, sample.shape[0] - 1)
     scores: dict[int, float] = {}
-    best: np.ndarray | None = None
-    sample = sample_size if n > sample_size else None
+    best: KMeans | None = None
     for k in range(2, top_k + 1):
-        labels = KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(vectors)
-        if len(np.unique(labels)) < 2:
+        model = KMeans(n_clusters=k, n_init=4, random_state=seed).fit(sample)
+        if len(np.unique(model.labels_)) < 2:
             continue
-        score = round(float(silhouette_score(vectors, labels, sample_size=sample, random_state=seed)), 4)
+        score = round(float(silhouette_score(sample, model.labels_)), 4)
         if best is None or score > max(scores.values()):
-            best = labels
+            best = model
         scores[k] = score
     if best is None:
         return Clustering(kind, np.zeros(n, dtype=np.int32), 1, scores, vectors)
-    relabelled = _by_size(best)
-    return Clustering(kind, relabelled, int(relabelled.max()) + 1, scores, vectors)
+    labels = _by_size(best.predict(vectors) if n > sample_size else best.labels_)
+    return Clustering(kind, labels, int(labels.max()) + 1, scores, vectors)
 
 
 def _by_size(labels: np.ndarray) -> np.ndarray:
