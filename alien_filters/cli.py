@@ -15,6 +15,7 @@ from .models.download import DownloadError
 from .outdir_lock import OutputFolderBusy
 from .pipeline import PipelineOptions, StageMissing, required_stages
 from .progress_bar import TqdmProgress
+from .report.cli import add_parser as add_report_parser
 from .sizing import WorkingSize
 from .themes import ThemeError, get_theme, load_catalog, load_theme, theme_warnings
 from .vocabulary import load_vocabulary
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     process.add_argument("--no-cache", action="store_true", help="do not reuse cached restore/tag/segment results")
     _add_model_args(process)
     process.set_defaults(handler=cmd_process)
+    add_report_parser(sub)
     return parser
 
 

@@ -13,8 +13,8 @@ from PIL import Image
 
 from alien_filters.batch import BatchRunner, BatchSettings
 from alien_filters.pipeline import PipelineOptions, Stages
-from alien_filters.report import ReportOptions, run_report
 from alien_filters.report.collect import LazyTagger, StageUnavailable
+from alien_filters.report.run import ReportOptions, run_report
 from alien_filters.themes import parse_theme
 from tests.doubles import ColourSegmenter, ColourTagger, ResizeRestorer
 from tests.report_rooms import write_bad_files, write_group

@@ -9,9 +9,6 @@ from typing import Any
 
 from ..progress_bar import TqdmProgress
 from ..themes import ThemeError, get_theme
-from .collect import LazyEmbedder, LazyTagger, StageUnavailable
-from .embed import ClipImageEmbedder, Embedder
-from .run import ReportOptions, run_report
 
 EXIT_OK, EXIT_USAGE = 0, 2
 
@@ -40,6 +37,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Run the report with the stand-alone tagger (built only when an image has no cached tags)."""
     from ..factory import STYLE_MODEL, StageChoices, build_tagger, make_manager
     from ..models.device import pick_device
+    from .collect import LazyEmbedder, LazyTagger, StageUnavailable
+    from .embed import ClipImageEmbedder, Embedder
+    from .run import ReportOptions, run_report
 
     try:
         theme = get_theme(args.theme, args.themes_dir)
