@@ -39,6 +39,13 @@ class RunOptions:
     choices: StageChoices = field(default_factory=StageChoices)
 
 
+    def pipeline_options(self) -> PipelineOptions:
+        """The options the pipeline runs with: segmenter 'boxes' means detection boxes become the masks."""
+        if self.choices.segmenter == "boxes" and self.options.segment:
+            return dataclasses.replace(self.options, segment=False)
+        return self.options
+
+
 @dataclass
 class ImageOutcome:
     """One in-memory image: the result (None for a dry run or a failure), its manifest, or what went wrong."""
@@ -81,7 +88,7 @@ class AlienService:
 
     def stages(self, run: RunOptions) -> Stages:
         """The stages for ``run``; reused while the stage switches, model choices and settings stay the same."""
-        o = run.options
+        o = run.pipeline_options()
         key = (o.restore, o.tag, o.segment, o.inpaint, run.choices, self.settings())
         if self._stages is None or self._stages[0] != key:
             self._stages = (key, self.stages_factory(o, run.choices))
@@ -102,7 +109,7 @@ class AlienService:
 
     def runner(self, run: RunOptions, out_dir: Path, progress=runtime.report_progress,
                interrupted=runtime.interrupted) -> BatchRunner:
-        batch = BatchSettings(out_dir=out_dir, seed=run.seed, limit=run.limit, options=run.options,
+        batch = BatchSettings(out_dir=out_dir, seed=run.seed, limit=run.limit, options=run.pipeline_options(),
                               save_previews=run.save_previews, save_masks=run.save_masks,
                               max_pixels=self.max_pixels)
         runner = BatchRunner(self.stages(run), run.theme, batch, progress=progress, interrupted=interrupted)

@@ -28,7 +28,8 @@ WEBUI_PYTHON = os.environ.get("WEBUI_PYTHON")
 ROOT = Path(__file__).resolve().parents[2]
 AUTH = ("alien", "s3cret")
 FLAGS = ["--skip-prepare-environment", "--skip-install", "--skip-torch-cuda-test", "--skip-version-check",
-         "--use-cpu", "all", "--no-half", "--no-half-vae", "--precision", "full", "--api", "--no-download-sd-model"]
+         "--use-cpu", "all", "--no-half", "--no-half-vae", "--precision", "full", "--api", "--no-download-sd-model",
+         "--disable-nan-check"]  # random weights overflow the UNet: NaNs are expected, not a failure
 EXTENSION_FILES = ["scripts", "alien_filters", "javascript", "install.py", "style.css"]
 
 pytestmark = [
@@ -81,7 +82,9 @@ def write_models(data: Path) -> Path:
     import torch
 
     (data / "models" / "SwinIR").mkdir(parents=True)
-    torch.save({"params_ema": build_swinir(4).state_dict()}, data / "models" / "SwinIR" / "SwinIR_4x.pth")
+    # the legacy format: the WebUI's safe unpickler refuses the zip entries newer torch versions add
+    torch.save({"params_ema": build_swinir(4).state_dict()}, data / "models" / "SwinIR" / "SwinIR_4x.pth",
+               _use_new_zipfile_serialization=False)
     return ckpt
 
 
@@ -100,15 +103,13 @@ def webui(tmp_path_factory):
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 300
     try:
-        while True:
+        # no request before start-up ends: one that reaches the app before the WebUI adds its API middleware
+        # makes starlette refuse the middleware ("Cannot add middleware after an application has started")
+        while "Startup time:" not in (data / "webui.log").read_text():
             assert proc.poll() is None, (data / "webui.log").read_text()[-5000:]
-            try:
-                if requests.get(f"{url}/alien/version", auth=AUTH, timeout=5).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
             assert time.time() < deadline, (data / "webui.log").read_text()[-5000:]
             time.sleep(1)
+        assert requests.get(f"{url}/alien/version", auth=AUTH, timeout=30).status_code == 200
         yield url, data
     finally:
         proc.terminate()
@@ -161,7 +162,7 @@ def test_folder_of_three_images_with_progress(webui):
     stop.set()
     poller.join(10)
     print(json.dumps({k: job[k] for k in ("state", "total", "error", "stopped_at")}))
-    assert job["state"] == "done", job
+    assert job["state"] == "done", job["error"]
     assert sorted(r["status"] for r in job["results"]) == ["done"] * 3, job["results"]
     out = Path(job["output_folder"])
     jobs_run = 0

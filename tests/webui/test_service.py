@@ -57,3 +57,12 @@ def test_overrides_win_over_theme_and_rules():
     assert with_overrides(theme, {}) is theme
     with pytest.raises(ValueError, match="unknown inpaint settings in overrides: colour"):
         with_overrides(theme, {"colour": 1})
+
+
+def test_boxes_segmenter_switches_segmentation_off():
+    from alien_filters.factory import StageChoices
+
+    run = RunOptions(theme=get_theme("alien"), choices=StageChoices(segmenter="boxes"))
+    assert run.options.segment and not run.pipeline_options().segment
+    sam = RunOptions(theme=get_theme("alien"))
+    assert sam.pipeline_options() is sam.options
