@@ -16,6 +16,7 @@ from .imageio import DEFAULT_MAX_PIXELS, ImageLoadError, load_image, sha256_file
 from .inputs import InputItem, InputProblem, discover
 from .manifest import FORMAT, build_manifest, tags_line
 from .outdir_lock import OutputFolderLock
+from .output_names import CACHE_DIR_NAME, REPORT_NAME, SUFFIXES
 from .pipeline import ImageResult, Interrupted, Pipeline, PipelineOptions, StageFailed, Stages
 from .preview import render_preview
 from .stages import InterruptCheck, ProgressEvent, ProgressSink, never_interrupted, no_progress
@@ -23,9 +24,6 @@ from .stages import InterruptCheck, ProgressEvent, ProgressSink, never_interrupt
 if TYPE_CHECKING:
     from .themes import Theme
 
-REPORT_NAME = "alien-filters-report.json"
-CACHE_DIR_NAME = ".alien-cache"
-SUFFIXES = {"result": ".png", "preview": ".preview.jpg", "tags": ".txt", "masks": ".masks.png", "manifest": ".json"}
 
 
 @dataclass(frozen=True)
@@ -61,6 +59,8 @@ class BatchReport:
     stopped_at: str | None = None
     stage_seconds: dict[str, float] = field(default_factory=dict)
     wall_seconds: float = 0.0
+    report_error: str | None = None
+    """Why the batch report file could not be written (a full disk, say); the summary says it too."""
 
     def by_status(self, status: str) -> list[ItemOutcome]:
         return [o for o in self.outcomes if o.status == status]
@@ -89,6 +89,8 @@ class BatchReport:
         if self.stage_seconds:
             lines.append("time per stage: " + ", ".join(f"{k} {v:.1f}s" for k, v in self.stage_seconds.items()))
         lines.append(f"wall time {self.wall_seconds:.1f}s")
+        if self.report_error:
+            lines.append(f"warning: {self.report_error}")
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
@@ -159,7 +161,10 @@ class BatchRunner:
                     report.interrupted, report.stopped_at = True, f"{item.path}: {outcome.message}"
                     break
             report.wall_seconds = time.perf_counter() - start
-            atomic.write_json(out_dir / REPORT_NAME, report.to_dict())
+            try:
+                atomic.write_json(out_dir / REPORT_NAME, report.to_dict())
+            except OSError as exc:
+                report.report_error = f"{out_dir / REPORT_NAME}: not written ({exc.strerror or exc})"
         return report
 
     def process_in_memory(self, image: Image.Image, name: str, sha256: str) -> tuple[ImageResult, dict[str, Any]]:
@@ -173,8 +178,8 @@ class BatchRunner:
         outputs = self._output_paths(item)
         try:
             sha = sha256_file(item.path)
-        except OSError as exc:
-            return ItemOutcome(str(item.path), "failed", message=f"cannot read: {exc.strerror or exc}")
+        except ImageLoadError as exc:
+            return ItemOutcome(str(item.path), "failed", message=exc.problem)
         if self._already_done(outputs, sha, settings_hash):
             return ItemOutcome(str(item.path), "skipped", _relative(outputs, self.settings.out_dir))
         try:
@@ -191,8 +196,9 @@ class BatchRunner:
         input_info = {"path": str(item.path), "sha256": sha, "size": list(image.size)}
         try:
             self._write_outputs(image, result, outputs, input_info, settings_hash)
-        except OSError as exc:
-            return ItemOutcome(str(item.path), "failed", message=f"cannot write outputs: {exc.strerror or exc}")
+        except (OSError, ValueError) as exc:  # ValueError: an image the encoder refuses
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            return ItemOutcome(str(item.path), "failed", message=f"cannot write outputs: {reason}")
         status = "planned" if self.dry_run else "done"
         return ItemOutcome(str(item.path), status, _relative(outputs, self.settings.out_dir),
                            seconds=time.perf_counter() - start)
@@ -218,17 +224,31 @@ class BatchRunner:
 
     def _write_outputs(self, original: Image.Image, result: ImageResult, outputs: dict[str, Path],
                        input_info: dict[str, Any], settings_hash: str) -> None:
-        """Each file atomically; the manifest last, so its presence means the image is complete."""
-        if "result" in outputs and result.final is not None:
-            atomic.write_image(outputs["result"], result.final)
-        if "preview" in outputs:
-            atomic.write_image(outputs["preview"], render_preview(original, result), quality=88)
-        if "masks" in outputs:
-            overlay, _ = masks.colorize(result.masks, result.working.size)
-            atomic.write_image(outputs["masks"], overlay)
-        atomic.write_text(outputs["tags"], tags_line(result) + "\n")
-        manifest = self._manifest(input_info, result, _relative(outputs, outputs["manifest"].parent), settings_hash)
-        atomic.write_json(outputs["manifest"], manifest)
+        """Each file atomically; the manifest last, so its presence means the image is complete. An old manifest
+        goes first (it must never vouch for files of another run), and a failed write removes this image's
+        files again, so no result is ever left without its manifest."""
+        outputs["manifest"].unlink(missing_ok=True)
+        written: list[Path] = []
+        try:
+            if "result" in outputs and result.final is not None:
+                atomic.write_image(outputs["result"], result.final)
+                written.append(outputs["result"])
+            if "preview" in outputs:
+                atomic.write_image(outputs["preview"], render_preview(original, result), quality=88)
+                written.append(outputs["preview"])
+            if "masks" in outputs:
+                overlay, _ = masks.colorize(result.masks, result.working.size)
+                atomic.write_image(outputs["masks"], overlay)
+                written.append(outputs["masks"])
+            atomic.write_text(outputs["tags"], tags_line(result) + "\n")
+            written.append(outputs["tags"])
+            manifest = self._manifest(input_info, result, _relative(outputs, outputs["manifest"].parent),
+                                      settings_hash)
+            atomic.write_json(outputs["manifest"], manifest)
+        except BaseException:
+            for path in written:
+                path.unlink(missing_ok=True)
+            raise
 
     def _manifest(self, input_info: dict[str, Any], result: ImageResult, outputs: dict[str, str],
                   settings_hash: str | None = None) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Sequence
 from . import __version__
 from .batch import BatchRunner, BatchSettings
 from .models.download import DownloadError
-from .outdir_lock import OutputFolderBusy
+from .outdir_lock import OutputFolderError
 from .pipeline import PipelineOptions, StageMissing, required_stages
 from .progress_bar import TqdmProgress
 from .report.cli import add_parser as add_report_parser
@@ -159,7 +159,7 @@ def cmd_process(args: argparse.Namespace) -> int:
         runner = BatchRunner(stages, theme, settings, progress=progress, stop_after_image=stop)
         try:
             report = runner.run(args.inputs)
-        except OutputFolderBusy as exc:
+        except OutputFolderError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_USAGE
     print(report.summary())

@@ -8,6 +8,7 @@ from pathlib import Path, PurePosixPath
 from typing import Iterable, Sequence
 
 from .imageio import IMAGE_EXTENSIONS
+from .output_names import is_reserved_stem
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,8 @@ def _walk(root: Path, excluded: Path | None) -> Iterable[Path]:
 
 
 def _unique_stems(found: list[tuple[Path, PurePosixPath]]) -> list[InputItem]:
-    """``a.jpg`` and ``a.png`` in one folder would share the stem ``a``: such clashes keep their extension."""
+    """``a.jpg`` and ``a.png`` in one folder would share the stem ``a``: such clashes keep their extension, and so do
+    stems whose outputs would take the name of another image's outputs or of the batch's own files."""
     found.sort(key=lambda pair: str(pair[1]))
     stems: dict[str, int] = {}
     for _, rel in found:
@@ -74,7 +76,7 @@ def _unique_stems(found: list[tuple[Path, PurePosixPath]]) -> list[InputItem]:
     taken: set[str] = set()
     for path, rel in found:
         stem = str(rel.with_suffix(""))
-        if stems[stem] > 1:
+        if stems[stem] > 1 or is_reserved_stem(stem):
             stem = f"{stem}_{rel.suffix.lstrip('.').lower()}"
         base, n = stem, 2
         while stem in taken:

@@ -15,7 +15,11 @@ except ImportError:  # Windows
 LOCK_NAME = ".alien-filters.lock"
 
 
-class OutputFolderBusy(RuntimeError):
+class OutputFolderError(RuntimeError):
+    """The output folder cannot be used (not writable, not a folder)."""
+
+
+class OutputFolderBusy(OutputFolderError):
     """Another batch holds the output folder."""
 
 
@@ -27,8 +31,15 @@ class OutputFolderLock:
         self._fd: int | None = None
 
     def __enter__(self) -> OutputFolderLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            reason = (exc.strerror or str(exc)).lower()
+            raise OutputFolderError(f"{self.path.parent}: cannot write to the output folder ({reason})") from None
+        if not os.access(self.path.parent, os.W_OK | os.X_OK):
+            os.close(fd)
+            raise OutputFolderError(f"{self.path.parent}: cannot write to the output folder (permission denied)")
         try:
             if fcntl is not None:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

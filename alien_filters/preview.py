@@ -8,11 +8,12 @@ from . import masks
 from .pipeline import ImageResult
 
 PANEL_HEIGHT = 384
+PANEL_MAX_WIDTH = 768
 CAPTION = 22
 
 
 def render_preview(original: Image.Image, result: ImageResult) -> Image.Image:
-    """A three-panel RGB sheet at a fixed panel height, labelled."""
+    """A three-panel RGB sheet, each panel fitted into PANEL_MAX_WIDTH x PANEL_HEIGHT, labelled."""
     working = result.working
     overlay, colours = masks.colorize(result.masks, working.size)
     masked = Image.alpha_composite(working.convert("RGBA"), overlay).convert("RGB")
@@ -32,8 +33,10 @@ def render_preview(original: Image.Image, result: ImageResult) -> Image.Image:
 
 
 def _fit(image: Image.Image) -> Image.Image:
-    width = max(1, round(image.width * PANEL_HEIGHT / image.height))
-    return image.convert("RGB").resize((width, PANEL_HEIGHT), Image.BILINEAR)
+    """Scaled to fit the panel box, aspect ratio kept (a 20000x20 strip stays a strip, not 384000 px wide)."""
+    scale = min(PANEL_HEIGHT / image.height, PANEL_MAX_WIDTH / image.width)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.convert("RGB").resize(size, Image.BILINEAR)
 
 
 def _label_classes(image: Image.Image, result: ImageResult, colours: dict[str, tuple[int, int, int]]) -> None:

@@ -182,3 +182,28 @@ def test_killed_batch_resumes_with_each_output_exactly_once(tmp_path, rooms_dir)
     for manifest in out.rglob("*.json"):
         json.loads(manifest.read_text())
     assert digests(rooms_dir) == before
+
+
+def test_names_that_would_take_other_outputs_keep_their_extension(tmp_path, double_stages, alien_theme):
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("x.jpg", "x.masks.jpg", "alien-filters-report.png"):
+        Image.new("RGB", (64, 48), (200, 30, 30)).save(src / name)
+    settings = BatchSettings(out_dir=tmp_path / "out", save_masks=True)
+    report = BatchRunner(double_stages, alien_theme, settings).run([src])
+    results = sorted(o.outputs["result"] for o in report.outcomes)
+    assert results == ["alien-filters-report_png.png", "x.masks_jpg.png", "x.png"]
+    assert json.loads((tmp_path / "out" / REPORT_NAME).read_text())["counts"]["done"] == 3
+
+
+def test_a_failed_write_leaves_no_result_without_its_manifest(tmp_path, rooms_dir, double_stages, alien_theme):
+    out = tmp_path / "out"
+    BatchRunner(double_stages, alien_theme, BatchSettings(out_dir=out, seed=1)).run([rooms_dir])
+    (out / "room_000.txt").unlink()
+    (out / "room_000.txt").mkdir()  # the tags file cannot be written any more
+    report = BatchRunner(double_stages, alien_theme, BatchSettings(out_dir=out, seed=2)).run([rooms_dir])
+    failed = [o for o in report.outcomes if o.status == "failed"]
+    assert [Path(o.input).name for o in failed] == ["room_000.jpg"]
+    assert "cannot write outputs" in failed[0].message
+    assert not (out / "room_000.json").exists() and not (out / "room_000.png").exists()
+    assert (out / "room_002.json").exists()

@@ -189,7 +189,7 @@ def test_animated_images_give_their_first_frame(tmp_path, suffix):
 
 
 def test_extensions_cover_the_batch_formats():
-    assert IMAGE_EXTENSIONS == (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+    assert IMAGE_EXTENSIONS == (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
     assert all(ext == ext.lower() for ext in IMAGE_EXTENSIONS)
 
 
