@@ -1,0 +1,89 @@
+"""Stage wrappers that record what flows through the pipeline (working images, masks, jobs) for the baselines,
+and give the downstream stages each image's known objects (random-weight detectors only find noise)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from PIL import Image
+
+from alien_filters.planning import InpaintJob
+from alien_filters.stages import ClassMasks, Detection, Inpainter, Segmenter, Tagger, Tags
+
+from .scenes import scale_objects
+
+
+@dataclass
+class ImageRecord:
+    """One image's known objects (in its original pixels) and what the pipeline made of it."""
+
+    original_size: tuple[int, int]
+    objects: tuple[Detection, ...]
+    working: Image.Image | None = None
+    detected: int = 0
+    """How many objects the (random-weight) detector itself reported."""
+    masks: ClassMasks = field(default_factory=dict)
+    jobs: list[InpaintJob] = field(default_factory=list)
+
+
+class Recorder:
+    """Per-image records, keyed by input path; ``current`` is set from the batch's 'image' progress events."""
+
+    def __init__(self, known: dict[str, ImageRecord]) -> None:
+        self.records = known
+        self.current: str | None = None
+
+    def record(self) -> ImageRecord:
+        if self.current not in self.records:
+            raise KeyError(f"no known objects for image {self.current!r}")
+        return self.records[self.current]
+
+
+class KnownObjectsTagger:
+    """Runs the real tagger (all its model work), then reports the image's known objects with its style scores."""
+
+    def __init__(self, inner: Tagger, recorder: Recorder) -> None:
+        self.inner = inner
+        self.recorder = recorder
+        self.name = inner.name
+
+    def tag(self, image: Image.Image) -> Tags:
+        tags = self.inner.tag(image)
+        record = self.recorder.record()
+        record.working = image.copy()
+        record.detected = len(tags.objects)
+        objects = scale_objects(record.objects, record.original_size, image.size)
+        return Tags(objects=objects, styles=tags.styles, caption=tags.caption)
+
+    def release(self) -> None:
+        getattr(self.inner, "release", lambda: None)()
+
+
+class RecordingSegmenter:
+    def __init__(self, inner: Segmenter, recorder: Recorder) -> None:
+        self.inner = inner
+        self.recorder = recorder
+        self.name = inner.name
+
+    def segment(self, image: Image.Image, detections: Sequence[Detection]) -> ClassMasks:
+        masks = self.inner.segment(image, detections)
+        self.recorder.record().masks = masks
+        return masks
+
+    def release(self) -> None:
+        getattr(self.inner, "release", lambda: None)()
+
+
+class RecordingInpainter:
+    def __init__(self, inner: Inpainter, recorder: Recorder) -> None:
+        self.inner = inner
+        self.recorder = recorder
+        self.name = inner.name
+
+    def inpaint(self, image: Image.Image, job: InpaintJob) -> Image.Image:
+        self.recorder.record().jobs.append(job)
+        return self.inner.inpaint(image, job)
+
+    def release(self) -> None:
+        getattr(self.inner, "release", lambda: None)()
