@@ -100,18 +100,7 @@ def corpus_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Ba
     return src, out, report, before, snapshot(src)
 
 
-BUGS = {
-    "animated_gif.gif": "bug: inputs.discover skips .gif (IMAGE_EXTENSIONS lacks it) although imageio decodes GIF",
-    "strip.png": "bug: preview._fit scales a 20000x20 panel to 384000x384 px; the JPEG encoder refuses it",
-}
-
-
-def case_params() -> list:
-    return [pytest.param(c, id=c.rel, marks=[pytest.mark.xfail(strict=True, reason=BUGS[c.rel])]
-                         if c.rel in BUGS else []) for c in CASES]
-
-
-@pytest.mark.parametrize("case", case_params())
+@pytest.mark.parametrize("case", CASES, ids=[c.rel for c in CASES])
 def test_each_corpus_file_is_done_or_named_with_its_problem(corpus_run, case: Case) -> None:
     src, out, report, _, _ = corpus_run
     path = src / case.rel
@@ -135,14 +124,12 @@ def test_each_corpus_file_is_done_or_named_with_its_problem(corpus_run, case: Ca
 def test_the_batch_goes_on_and_originals_stay_byte_identical(corpus_run) -> None:
     src, _, report, before, after = corpus_run
     assert after == before
-    good = [c for c in CASES if c.expect == "done" and c.rel not in BUGS]
+    good = [c for c in CASES if c.expect == "done"]
     done = {o.input for o in report.by_status("done")}
     assert {str(src / c.rel) for c in good} <= done
     assert report.counts()["failed"] >= len([c for c in CASES if c.expect == "failed"])
 
 
-@pytest.mark.xfail(strict=True, reason="bug: the 20000x20 strip's preview fails after its result was written, "
-                                       "and BatchRunner._write_outputs leaves that result without a manifest")
 def test_corpus_leaves_no_partial_output(corpus_run) -> None:
     assert_no_partial_output(corpus_run[1])
 
@@ -184,8 +171,6 @@ def test_output_path_taken_by_a_folder_fails_that_image_without_partial_output(t
     assert (out / "room_001.json").is_file() and not (out / "room_000.json").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="bug: BatchRunner._write_outputs keeps the outputs it wrote before a "
-                                       "later write failed (a result without a manifest)")
 def test_failed_write_removes_the_images_earlier_outputs(tmp_path) -> None:
     src = tmp_path / "src"
     write_rooms(src, 1, nested=False)
@@ -198,8 +183,6 @@ def test_failed_write_removes_the_images_earlier_outputs(tmp_path) -> None:
 # -- broken links, unreadable files, read-only output -------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="bug: BatchRunner._process catches OSError around sha256_file, which "
-                                       "raises ImageLoadError: the whole batch crashes")
 def test_broken_symlinks_are_named_and_the_batch_goes_on(tmp_path) -> None:
     src = tmp_path / "src"
     write_rooms(src, 1, nested=False)
@@ -259,8 +242,6 @@ def give_away(path: Path) -> None:
         os.chown(path, NOBODY, NOBODY)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: an unreadable file raises ImageLoadError out of BatchRunner._process "
-                                       "(it catches only OSError): the batch crashes with a traceback")
 def test_unreadable_file_is_named_and_the_batch_goes_on(shared_dir) -> None:
     src, out = shared_dir / "src", shared_dir / "out"
     write_rooms(src, 2, nested=False)
@@ -275,8 +256,6 @@ def test_unreadable_file_is_named_and_the_batch_goes_on(shared_dir) -> None:
 
 
 @pytest.mark.parametrize("locked_before", [False, True], ids=["fresh", "lock-file-left"])
-@pytest.mark.xfail(strict=True, reason="bug: a read-only output folder raises PermissionError out of "
-                                       "BatchRunner.run (lock or report write); cli.cmd_process prints a traceback")
 def test_read_only_output_folder_is_a_clear_error(shared_dir, locked_before: bool) -> None:
     src, out = shared_dir / "src", shared_dir / "out"
     write_rooms(src, 1, nested=False)
@@ -329,8 +308,6 @@ def fill(folder: Path, leave: int) -> Path:
     return filler
 
 
-@pytest.mark.xfail(strict=True, reason="bug: with the disk full, BatchRunner.run raises ENOSPC from the final "
-                                       "report write and _write_outputs leaves results without manifests")
 def test_full_output_disk_fails_images_cleanly_and_resumes(tmp_path, small_disk) -> None:
     disk, mounted = small_disk
     src = tmp_path / "src"
@@ -350,23 +327,6 @@ def test_full_output_disk_fails_images_cleanly_and_resumes(tmp_path, small_disk)
         resumed = run_batch([src], out)
         assert sorted(o.status for o in resumed.outcomes).count("failed") == 0
         assert_no_partial_output(out)
-
-
-def test_full_disk_never_leaves_temporary_files_or_broken_manifests(tmp_path, small_disk) -> None:
-    """The part that holds today: whatever fails, no temporary file stays and every manifest is whole JSON."""
-    disk, mounted = small_disk
-    src = tmp_path / "src"
-    write_rooms(src, 3, nested=False)
-    out = disk / "out"
-    if mounted:
-        fill(disk, leave=48 * 1024)
-    try:
-        run_batch([src], out)
-    except OSError as exc:
-        assert exc.errno == errno.ENOSPC
-    assert not [p for p in out.rglob(TMP_PREFIX + "*")]
-    for manifest in out.glob("room_*.json"):
-        json.loads(manifest.read_text(encoding="utf-8"))
 
 
 # -- themes --------------------------------------------------------------------------------------------------------

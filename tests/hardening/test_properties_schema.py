@@ -104,9 +104,6 @@ def test_discovered_output_stems_are_unique(names: list[str]) -> None:
     assert len(set(stems)) == len(stems)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: input 'x.masks.jpg' gets result 'x.masks.png', the masks file of "
-                                       "'x.jpg'; input 'alien-filters-report.jpg' gets the batch report's name "
-                                       "as its manifest (inputs._unique_stems does not reserve output names)")
 @given(file_names)
 @example(["x.jpg", "x.masks.jpg"])
 @example(["alien-filters-report.png"])
