@@ -16,6 +16,8 @@ from typing import Any, Iterator
 from PIL import Image
 
 TMP_PREFIX = ".alientmp-"
+_UMASK = os.umask(0)
+os.umask(_UMASK)  # read once at import: mkstemp creates 0600 files, outputs get the usual mode instead
 
 
 @contextmanager
@@ -29,6 +31,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, target)
     finally:
         if tmp.exists():

@@ -176,6 +176,10 @@ class BatchRunner:
     def _process(self, item: InputItem, settings_hash: str, stage_seconds: dict[str, float]) -> ItemOutcome:
         start = time.perf_counter()
         outputs = self._output_paths(item)
+        real_out = self.settings.out_dir.resolve()
+        if any(not path.parent.resolve().is_relative_to(real_out) for path in outputs.values()):
+            return ItemOutcome(str(item.path), "failed",
+                               message=f"{outputs['manifest'].parent}: a symlink leads out of the output folder")
         try:
             sha = sha256_file(item.path)
         except ImageLoadError as exc:

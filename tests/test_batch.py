@@ -207,3 +207,24 @@ def test_a_failed_write_leaves_no_result_without_its_manifest(tmp_path, rooms_di
     assert "cannot write outputs" in failed[0].message
     assert not (out / "room_000.json").exists() and not (out / "room_000.png").exists()
     assert (out / "room_002.json").exists()
+
+
+def test_outputs_are_never_written_through_a_symlink_out_of_the_output_folder(tmp_path, rooms_dir, double_stages,
+                                                                            alien_theme):
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out.mkdir()
+    (out / "floor2").symlink_to(elsewhere, target_is_directory=True)
+    report = BatchRunner(double_stages, alien_theme, BatchSettings(out_dir=out)).run([rooms_dir])
+    failed = {Path(o.input).name: o.message for o in report.outcomes if o.status == "failed"}
+    assert set(failed) == {"room_001.jpg", "room_003.jpg"}
+    assert "symlink leads out of the output folder" in failed["room_001.jpg"]
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_outputs_get_the_usual_file_mode(tmp_path, rooms_dir, double_stages, alien_theme):
+    out = tmp_path / "out"
+    BatchRunner(double_stages, alien_theme, BatchSettings(out_dir=out)).run([rooms_dir])
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (out / "room_000.png").stat().st_mode & 0o777 == 0o666 & ~umask

@@ -23,10 +23,12 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from PIL import Image
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.status import HTTP_401_UNAUTHORIZED, HTTP_413_REQUEST_ENTITY_TOO_LARGE
 
 from .. import __version__
 from ..factory import StageChoices
+from ..imageio import ImageLoadError
 from ..inputs import discover
 from ..pipeline import PipelineOptions
 from ..themes import ThemeError, UnknownThemeError
@@ -217,7 +219,7 @@ def capped_route_class(max_bytes: Callable[[], int]) -> type[APIRoute]:
                     request._body = bytes(body)  # starlette re-reads the body from here
                 try:
                     return await handler(request)
-                except HTTPException as exc:
+                except StarletteHTTPException as exc:  # fastapi's HTTPException and ours are subclasses
                     return error_response(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
                 except RequestValidationError as exc:
                     errors = exc.errors()
@@ -329,8 +331,12 @@ class AlienApi:
             return self._process_folder(req)
         run = dataclasses.replace(self.run_options(req), save_previews=req.return_previews, save_masks=False)
         names = req.names or [f"image_{i + 1}" for i in range(len(req.images))]
-        data = [(name, decode_base64(b64, name)) for name, b64 in zip(names, req.images, strict=True)]
-        outcomes = self.service.process_images(data, run)
+        try:
+            uploads = [self.service.decode_upload(name, decode_base64(b64, name))
+                       for name, b64 in zip(names, req.images, strict=True)]
+        except ImageLoadError as exc:
+            raise ApiError(422, str(exc)) from None
+        outcomes = self.service.process_images(uploads, run)
         return ProcessResponse(images=[
             ImageResultModel(
                 name=o.name, status=o.status, message=o.message, manifest=o.manifest,
@@ -343,10 +349,12 @@ class AlienApi:
         roots = settings.roots()
         try:
             folder = resolve_inside(req.folder, roots)
-            out_dir = (resolve_inside(req.output_folder, roots) if req.output_folder
-                       else Path(settings.output_dir) / folder.name)
+            out_dir = resolve_inside(req.output_folder or str(Path(settings.output_dir) / folder.name), roots)
         except PathNotAllowed as exc:
             raise ApiError(403, str(exc)) from None
+        linked_out = outside_roots([p for p in out_dir.rglob("*") if p.is_symlink()], roots) if out_dir.is_dir() else []
+        if linked_out:
+            raise ApiError(403, f"{linked_out[0]}: a link inside the output folder leads outside the allowed roots")
         if not folder.is_dir():
             raise ApiError(404, f"{req.folder}: no such folder")
         items, _ = discover([folder], exclude=out_dir)

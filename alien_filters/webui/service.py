@@ -12,7 +12,7 @@ from PIL import Image
 
 from ..batch import BatchRunner, BatchSettings
 from ..factory import StageChoices
-from ..imageio import DEFAULT_MAX_PIXELS, ImageLoadError, decode_image_bytes, sha256_bytes
+from ..imageio import DEFAULT_MAX_PIXELS, decode_image_bytes, sha256_bytes
 from ..inpaint_settings import InpaintSettings
 from ..pipeline import STAGE_NAMES, ImageResult, Interrupted, PipelineOptions, StageFailed, Stages
 from ..preview import render_preview
@@ -70,6 +70,15 @@ def with_overrides(theme: Theme, overrides: Mapping[str, Any]) -> Theme:
     return dataclasses.replace(theme, defaults=theme.defaults.merged(overrides), rules=rules)
 
 
+@dataclass(frozen=True)
+class Upload:
+    """An uploaded image decoded once: its name, the sha256 of its bytes and the RGB image."""
+
+    name: str
+    sha256: str
+    image: Image.Image
+
+
 class AlienService:
     """Runs Alien Filters for the tab and the API. Every run holds a WebUI session (queue lock + state)."""
 
@@ -116,20 +125,21 @@ class AlienService:
         runner.pipeline.offload_before_inpaint = self.settings().offload  # our models leave the GPU for diffusion
         return runner
 
-    def process_images(self, images: list[tuple[str, bytes]], run: RunOptions,
+    def decode_upload(self, name: str, data: bytes) -> Upload:
+        """Decode an uploaded image once (ImageLoadError naming it when it is no usable image)."""
+        return Upload(name, sha256_bytes(data), decode_image_bytes(data, name, self.max_pixels))
+
+    def process_images(self, uploads: list[Upload], run: RunOptions,
                        task_id: str | None = None) -> list[ImageOutcome]:
-        """Process uploaded images in memory (nothing written); stops at the Interrupt button."""
+        """Process decoded uploads in memory (nothing written); stops at the Interrupt button."""
         outcomes: list[ImageOutcome] = []
         with runtime.session(task_id or runtime.new_task_id()):
             runner = self.runner(run, Path(self.settings().output_dir))
-            for index, (name, data) in enumerate(images):
-                runtime.report_progress(ProgressEvent("image", index, len(images), name))
+            for index, upload in enumerate(uploads):
+                name, image = upload.name, upload.image
+                runtime.report_progress(ProgressEvent("image", index, len(uploads), name))
                 try:
-                    image = decode_image_bytes(data, name, self.max_pixels)
-                    result, manifest = runner.process_in_memory(image, name, sha256_bytes(data))
-                except ImageLoadError as exc:
-                    outcomes.append(ImageOutcome(name, "failed", message=exc.problem))
-                    continue
+                    result, manifest = runner.process_in_memory(image, name, upload.sha256)
                 except StageFailed as exc:
                     outcomes.append(ImageOutcome(name, "failed", message=str(exc)))
                     continue
@@ -149,6 +159,9 @@ class AlienService:
         def work(handle: JobHandle) -> None:
             with runtime.session(runtime.new_task_id()):
                 handle.started()
+                if handle.cancelled():  # cancelled while it waited for the queue lock
+                    handle.stopped("before the first image (cancelled while queued)")
+                    return
                 sink = _JobProgress(handle)
                 runner = self.runner(run, out_dir, progress=sink,
                                      interrupted=lambda: handle.cancelled() or runtime.interrupted())

@@ -17,6 +17,7 @@ from PIL import Image
 
 from ..batch import BatchReport
 from ..factory import StageChoices
+from ..imageio import ImageLoadError
 from ..inputs import discover
 from ..manifest import tags_line
 from ..pipeline import PipelineOptions
@@ -114,8 +115,9 @@ class TabActions:
             run = RunOptions(theme=run.theme, seed=run.seed, choices=run.choices, save_previews=True,
                              options=PipelineOptions(restore=run.options.restore, tag=run.options.tag,
                                                      segment=run.options.segment, inpaint=False))
-            outcome = self.service.process_images([(first.name, first.read_bytes())], run)[0]
-        except (ThemeError, ValueError, PathNotAllowed, OSError) as exc:
+            upload = self.service.decode_upload(first.name, first.read_bytes())
+            outcome = self.service.process_images([upload], run)[0]
+        except (ThemeError, ValueError, PathNotAllowed, OSError, ImageLoadError) as exc:
             return None, "", f"❌ {exc}"
         if outcome.result is None:
             return None, "", f"❌ {first.name}: {outcome.message}"

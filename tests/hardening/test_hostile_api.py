@@ -101,8 +101,6 @@ def finish_jobs(service) -> None:
         service.registry.wait(job.id, timeout=60)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: AlienApi._process_folder does not check the default output folder "
-                                       "(output_dir/<name>) against the roots: a symlink there writes outside")
 def test_default_output_folder_linking_out_is_refused(client, root, app_service) -> None:
     (root / "allowed" / "out").mkdir()
     (root / "allowed" / "out" / "photos").symlink_to(root / "secret", target_is_directory=True)
@@ -114,8 +112,6 @@ def test_default_output_folder_linking_out_is_refused(client, root, app_service)
     assert snapshot(root / "secret") == before
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a folder symlink inside the output tree (themed/floor2 -> outside) "
-                                       "is followed by the batch's atomic writes: the job writes outside the roots")
 def test_symlinked_folder_inside_the_output_tree_is_not_written_through(client, root, app_service) -> None:
     out = root / "allowed" / "themed"
     out.mkdir()
@@ -169,8 +165,6 @@ NOT_IMAGES = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: base64 that is no image is answered 200 with a 'failed' entry; "
-                                       "AlienApi.process should decode before the run and answer 422")
 @pytest.mark.parametrize(("data", "problem"), NOT_IMAGES)
 def test_base64_that_is_no_image_is_a_4xx_naming_the_image(client, guarded, data, problem) -> None:
     response = client.post("/alien/process", json={"images": [data], "names": ["upload.png"]})
@@ -193,12 +187,8 @@ MALFORMED = [
     pytest.param(b"null", None, id="null"),
     pytest.param(b"42", None, id="number"),
     pytest.param(b"{'images': []}", None, id="single-quotes"),
-    pytest.param(b'{"images": ["\xff\xfe"]}', None, id="not-utf8",
-                 marks=pytest.mark.xfail(strict=True, reason="bug: answered 500 (CappedRoute catches only "
-                                                             "fastapi's HTTPException, not starlette's)")),
-    pytest.param(b"[" * 100_000 + b"]" * 100_000, None, id="nested-100000-deep",
-                 marks=pytest.mark.xfail(strict=True, reason="bug: answered 500 (CappedRoute catches only "
-                                                             "fastapi's HTTPException, not starlette's)")),
+    pytest.param(b'{"images": ["\xff\xfe"]}', None, id="not-utf8"),
+    pytest.param(b"[" * 100_000 + b"]" * 100_000, None, id="nested-100000-deep"),
 ]
 
 

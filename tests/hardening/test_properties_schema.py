@@ -216,8 +216,6 @@ def test_alien_routes_conform_to_their_openapi_schema(case, api_settings) -> Non
     call_and_validate(case)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a body that is not UTF-8 gets 500 (CappedRoute catches only "
-                                       "fastapi's HTTPException, not starlette's, which FastAPI raises for it)")
 @SCHEMA.include(path="/alien/process").parametrize()
 @SCHEMA_CHECKED
 def test_process_route_conforms_to_its_openapi_schema(case, api_settings) -> None:

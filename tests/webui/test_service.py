@@ -38,7 +38,7 @@ def test_offload_setting_releases_our_models_before_diffusion(tmp_path: Path):
 
     service = AlienService(factory)
     image, _ = room_image(4, size=(160, 128), n_objects=2)
-    data = [("room.png", base64.b64decode(b64_png(image)))]
+    data = [service.decode_upload("room.png", base64.b64decode(b64_png(image)))]
     run = RunOptions(theme=get_theme("alien"), options=PipelineOptions(restore=False))
     service.process_images(data, run)
     assert log == [0], "released once, before the first img2img call"
