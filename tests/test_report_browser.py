@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from alien_filters.report import ReportOptions, run_report
+from alien_filters.report.run import ReportOptions, run_report
 from alien_filters.themes import get_theme
 from tests.doubles import ColourTagger
 from tests.report_rooms import write_bad_files, write_group
