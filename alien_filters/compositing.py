@@ -5,14 +5,28 @@ Pure numpy/PIL, shared by every inpainter ("only masked" inpainting, as the WebU
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from PIL import Image
+
+if TYPE_CHECKING:
+    from .planning import InpaintJob
 
 Box = tuple[int, int, int, int]
 """x0, y0, x1, y1 in pixels (x1, y1 exclusive)."""
 
 PASTE_MODES = ("RGB", "RGBA", "L")
 """8-bit image modes :func:`paste_back` blends."""
+
+
+def job_mask(image: Image.Image, job: InpaintJob) -> np.ndarray:
+    """The job's mask as a bool array, checked against the image's size (ValueError naming the job if not)."""
+    mask = np.asarray(job.mask, dtype=bool)
+    if mask.shape != (image.height, image.width):
+        raise ValueError(f"job {job.index} ({job.rule}): mask shape {mask.shape} does not match the "
+                         f"{image.width}x{image.height} image")
+    return mask
 
 
 def clamp_box(box: Box, width: int, height: int) -> Box:

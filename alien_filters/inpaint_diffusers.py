@@ -14,11 +14,10 @@ import gc
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-import numpy as np
 from PIL import Image
 
 from . import masks
-from .compositing import clamp_box, crop_for_job, crop_mask, paste_back
+from .compositing import clamp_box, crop_for_job, crop_mask, job_mask, paste_back
 
 if TYPE_CHECKING:
     from diffusers import StableDiffusionInpaintPipeline
@@ -144,10 +143,7 @@ class DiffusersInpainter:
         """Repaint ``job.mask`` of ``image``; same size (and mode for RGB, RGBA, L; others come back RGB)."""
         import torch
 
-        mask = np.asarray(job.mask, dtype=bool)
-        if mask.shape != (image.height, image.width):
-            raise ValueError(f"job {job.index} ({job.rule}): mask shape {mask.shape} does not match the "
-                             f"{image.width}x{image.height} image")
+        mask = job_mask(image, job)
         if not mask.any():
             return image.copy()
         x0, y0, x1, y1 = clamp_box(job.box, image.width, image.height)

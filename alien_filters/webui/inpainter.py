@@ -10,7 +10,7 @@ from modules import processing, shared
 from PIL import Image
 
 from .. import masks
-from ..compositing import clamp_box, model_size, paste_back
+from ..compositing import clamp_box, job_mask, model_size, paste_back
 from ..pipeline import Interrupted
 from ..planning import InpaintJob
 from . import runtime
@@ -93,10 +93,7 @@ class WebUIInpainter:
 
     def inpaint(self, image: Image.Image, job: InpaintJob) -> Image.Image:
         """Repaint ``job.mask`` of ``image`` with the WebUI; same size and mode back."""
-        mask = np.asarray(job.mask, dtype=bool)
-        if mask.shape != (image.height, image.width):
-            raise ValueError(f"job {job.index} ({job.rule}): mask shape {mask.shape} does not match the "
-                             f"{image.width}x{image.height} image")
+        mask = job_mask(image, job)
         if not mask.any():
             return image.copy()
         p = self.make_processing(image, job)
