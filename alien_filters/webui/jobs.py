@@ -8,18 +8,10 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
+from ..batch import ItemOutcome
+
 STATES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
 FINISHED = ("done", "failed", "cancelled", "interrupted")
-
-
-@dataclass
-class ImageEntry:
-    """One input of a job: its status (done, planned, skipped, failed, interrupted), outputs and message."""
-
-    input: str
-    status: str
-    outputs: dict[str, str] = field(default_factory=dict)
-    message: str = ""
 
 
 @dataclass
@@ -31,7 +23,7 @@ class Job:
     progress: float = 0.0
     text: str = ""
     total: int = 0
-    results: list[ImageEntry] = field(default_factory=list)
+    results: list[ItemOutcome] = field(default_factory=list)
     error: str | None = None
     stopped_at: str | None = None
     cancel_requested: bool = False
@@ -64,7 +56,7 @@ class JobHandle:
             changes["total"] = int(total)
         self._registry._update(self.id, **changes)
 
-    def add_result(self, entry: ImageEntry) -> None:
+    def add_result(self, entry: ItemOutcome) -> None:
         with self._registry._lock:
             self._registry._jobs[self.id].results.append(entry)
 

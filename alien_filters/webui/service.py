@@ -10,7 +10,7 @@ from typing import Any, Callable, Mapping
 
 from PIL import Image
 
-from ..batch import BatchRunner, BatchSettings
+from ..batch import BatchRunner, BatchSettings, ItemOutcome
 from ..factory import StageChoices
 from ..imageio import DEFAULT_MAX_PIXELS, decode_image_bytes, sha256_bytes
 from ..inpaint_settings import InpaintSettings
@@ -19,7 +19,7 @@ from ..preview import render_preview
 from ..stages import ProgressEvent
 from ..themes import Theme, ThemeCatalog, get_theme, load_catalog, parse_theme
 from . import runtime
-from .jobs import ImageEntry, Job, JobHandle, JobRegistry
+from .jobs import Job, JobHandle, JobRegistry
 from .settings import AlienSettings, current
 
 StagesFactory = Callable[[PipelineOptions, StageChoices], Stages]
@@ -167,9 +167,9 @@ class AlienService:
                                      interrupted=lambda: handle.cancelled() or runtime.interrupted())
                 report = runner.run([folder])
             for outcome in report.outcomes:
-                handle.add_result(ImageEntry(outcome.input, outcome.status, dict(outcome.outputs), outcome.message))
+                handle.add_result(outcome)
             for problem in report.problems:
-                handle.add_result(ImageEntry(str(problem.path), "failed", {}, problem.problem))
+                handle.add_result(ItemOutcome(str(problem.path), "failed", message=problem.problem))
             if report.interrupted:
                 handle.stopped(report.stopped_at or "unknown")
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from alien_filters.webui.jobs import ImageEntry, JobRegistry
+from alien_filters.batch import ItemOutcome
+from alien_filters.webui.jobs import JobRegistry
 
 
 def test_lifecycle_with_progress_and_results():
@@ -15,7 +16,7 @@ def test_lifecycle_with_progress_and_results():
         handle.started()
         handle.progress(0.5, "half", total=2)
         release.wait(10)
-        handle.add_result(ImageEntry("a.jpg", "done", {"result": "a.png"}))
+        handle.add_result(ItemOutcome("a.jpg", "done", {"result": "a.png"}))
 
     job = registry.submit("/in", "/out", work)
     assert job.state in ("queued", "running")
@@ -28,7 +29,7 @@ def test_lifecycle_with_progress_and_results():
     release.set()
     final = registry.wait(job.id, 10)
     assert final.state == "done" and final.progress == 1.0
-    assert final.results == [ImageEntry("a.jpg", "done", {"result": "a.png"})]
+    assert final.results == [ItemOutcome("a.jpg", "done", {"result": "a.png"})]
     assert final.to_dict()["results"][0]["outputs"] == {"result": "a.png"}
 
 
