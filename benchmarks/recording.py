@@ -1,5 +1,6 @@
 """Stage wrappers that record what flows through the pipeline (working images, masks, jobs) for the baselines,
-and give the downstream stages each image's known objects (random-weight detectors only find noise)."""
+and give the downstream stages each image's known objects and box-shaped masks: random-weight detectors and SAM
+only produce noise, but every model still runs in full, so the timings are the real ones."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Sequence
 
 from PIL import Image
 
+from alien_filters.pipeline import boxes_as_masks
 from alien_filters.planning import InpaintJob
 from alien_filters.stages import ClassMasks, Detection, Inpainter, Segmenter, Tagger, Tags
 
@@ -60,14 +62,21 @@ class KnownObjectsTagger:
         getattr(self.inner, "release", lambda: None)()
 
 
-class RecordingSegmenter:
+class BoxClippedSegmenter:
+    """Runs the real segmenter (all its model work), then reports each class as its boxes' rectangles.
+
+    A trained SAM's masks stay inside their prompt boxes; random-weight ones spill over the whole image, which
+    would make one job take every pixel and the plan meaningless. The rectangles keep the plan a real room's.
+    """
+
     def __init__(self, inner: Segmenter, recorder: Recorder) -> None:
         self.inner = inner
         self.recorder = recorder
         self.name = inner.name
 
     def segment(self, image: Image.Image, detections: Sequence[Detection]) -> ClassMasks:
-        masks = self.inner.segment(image, detections)
+        self.inner.segment(image, detections)
+        masks = boxes_as_masks(list(detections), image.size)
         self.recorder.record().masks = masks
         return masks
 
