@@ -233,6 +233,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     "detections": "the rooms' known objects (14 instances of 9 classes per image); the random-weight "
                                   "OWL-ViT, CLIP and SAM run in full on every image, but their output is noise, so "
                                   "the downstream stages get the known boxes and box-shaped class masks"},
+        "gpu_mib_held_at_inpaint_start": batch["gpu_mib_held_at_inpaint_start"],
         "seconds_per_image_with_loads": round((batch["wall"] + once) / len(records), 3),
         "models_build_seconds": round(models.build_seconds, 1),
         "started": started,
@@ -252,6 +253,8 @@ def run_batch(stages: Stages, manager: Any, theme: Theme, options: PipelineOptio
     peaks: dict[str, float] = {}
     held: dict[str, list[Any]] = {}
     state = {"label": "io", "image": -1}
+    gpu_at_inpaint: list[float] = []
+    """GPU memory that models hold when diffusion starts (what the earlier stages failed to offload)."""
 
     def sink(event: ProgressEvent) -> None:
         if event.kind not in ("image", "stage"):
@@ -263,6 +266,8 @@ def run_batch(stages: Stages, manager: Any, theme: Theme, options: PipelineOptio
             log(f"image {event.index + 1}/{event.total}: {Path(event.text).name}")
         else:
             state["label"] = event.text
+            if event.text == "inpaint" and torch.cuda.is_available():
+                gpu_at_inpaint.append(torch.cuda.memory_allocated() / 2**20)
         timer.bucket = f"{state['image']}/{state['label']}"
 
     timer.seconds.clear()
@@ -290,6 +295,7 @@ def run_batch(stages: Stages, manager: Any, theme: Theme, options: PipelineOptio
         "peak_rss_mib": {k: round(v, 1) for k, v in peaks.items()},
         "rss_resettable": rss.resettable,
         "loads": count_loads(dict(manager.load_count), held),
+        "gpu_mib_held_at_inpaint_start": [round(v, 1) for v in gpu_at_inpaint] or None,
     }
 
 
