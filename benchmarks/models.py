@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -93,23 +92,6 @@ def _build(root: Path, checkpoint: Path, spec: ModelsSpec) -> None:
 def build_reduced_pipeline(seed: int = 0):  # -> StableDiffusionInpaintPipeline (diffusers is imported lazily)
     """SD1.5-inpainting's block structure (4 UNet levels, 4 VAE levels, 9 input channels) with fewer channels,
     layers and heads: a UNet step costs a small fraction of the real one on a CPU."""
-    import torch
-    from diffusers import AutoencoderKL, PNDMScheduler, StableDiffusionInpaintPipeline, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+    from tests.builders_diffusion import build_inpaint_pipeline
 
-    from tests.tokenizer_files import write_clip_tokenizer
-
-    torch.manual_seed(seed)
-    unet = UNet2DConditionModel(in_channels=9, out_channels=4, **REDUCED_UNET)
-    vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, down_block_types=("DownEncoderBlock2D",) * 4,
-                        up_block_types=("UpDecoderBlock2D",) * 4, **REDUCED_VAE)
-    text_encoder = CLIPTextModel(CLIPTextConfig(vocab_size=49408, max_position_embeddings=77, bos_token_id=49406,
-                                                eos_token_id=49407, pad_token_id=1, hidden_act="quick_gelu",
-                                                **REDUCED_TEXT)).eval()
-    with tempfile.TemporaryDirectory() as tmp:
-        tokenizer = CLIPTokenizer.from_pretrained(write_clip_tokenizer(Path(tmp)))
-    scheduler = PNDMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", skip_prk_steps=True,
-                              steps_offset=1, set_alpha_to_one=False)
-    return StableDiffusionInpaintPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
-                                          scheduler=scheduler, safety_checker=None, feature_extractor=None,
-                                          requires_safety_checker=False)
+    return build_inpaint_pipeline(REDUCED_UNET, REDUCED_VAE, REDUCED_TEXT, seed=seed)

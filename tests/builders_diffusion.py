@@ -51,16 +51,21 @@ def build_tiny_inpaint_pipeline(
     inpainting: bool = True, full_size: bool = False, seed: int = 0
 ) -> StableDiffusionInpaintPipeline:
     """A random-weight StableDiffusionInpaintPipeline, no safety checker; a 4-channel UNet if not ``inpainting``."""
+    return build_inpaint_pipeline(_FULL_UNET if full_size else _TINY_UNET, _FULL_VAE if full_size else _TINY_VAE,
+                                  _FULL_CLIP if full_size else _TINY_CLIP, inpainting=inpainting, seed=seed)
+
+
+def build_inpaint_pipeline(unet_cfg: dict[str, Any], vae_cfg: dict[str, Any], clip_cfg: dict[str, Any],
+                           inpainting: bool = True, seed: int = 0) -> StableDiffusionInpaintPipeline:
+    """A random-weight SD inpainting pipeline of the given UNet, VAE and text-encoder sizes (offline tokenizer)."""
     torch.manual_seed(seed)
-    unet_cfg = _FULL_UNET if full_size else _TINY_UNET
-    vae_cfg = _FULL_VAE if full_size else _TINY_VAE
     unet = UNet2DConditionModel(in_channels=9 if inpainting else 4, out_channels=4, **unet_cfg)
     n = len(vae_cfg["block_out_channels"])
     vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, down_block_types=("DownEncoderBlock2D",) * n,
                         up_block_types=("UpDecoderBlock2D",) * n, **vae_cfg)
-    clip_cfg = CLIPTextConfig(vocab_size=49408, max_position_embeddings=77, bos_token_id=49406, eos_token_id=49407,
-                              pad_token_id=1, hidden_act="quick_gelu", **(_FULL_CLIP if full_size else _TINY_CLIP))
-    text_encoder = CLIPTextModel(clip_cfg).eval()
+    text_config = CLIPTextConfig(vocab_size=49408, max_position_embeddings=77, bos_token_id=49406, eos_token_id=49407,
+                                 pad_token_id=1, hidden_act="quick_gelu", **clip_cfg)
+    text_encoder = CLIPTextModel(text_config).eval()
     with tempfile.TemporaryDirectory() as tmp:
         tokenizer = CLIPTokenizer.from_pretrained(write_clip_tokenizer(Path(tmp)))
     scheduler = PNDMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", skip_prk_steps=True,
