@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import struct
 import zlib
@@ -234,3 +235,21 @@ def write_theme_corpus(folder: Path) -> list[ThemeCase]:
     for case in THEME_CASES:
         (folder / case.file).write_bytes(case.data)
     return THEME_CASES
+
+
+def checked_manifests(out: Path) -> dict[Path, list[Path]]:
+    """Every image manifest under ``out`` (batch report and stage cache left out) -> the outputs it names.
+
+    Asserts that each manifest is valid JSON and that every output it names exists."""
+    from alien_filters.output_names import CACHE_DIR_NAME, REPORT_NAME
+
+    found: dict[Path, list[Path]] = {}
+    for manifest_path in out.rglob("*.json"):
+        if manifest_path.name == REPORT_NAME or CACHE_DIR_NAME in manifest_path.relative_to(out).parts:
+            continue
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        outputs = [manifest_path.parent / rel for rel in manifest["outputs"].values()]
+        for path in outputs:
+            assert path.is_file(), f"{manifest_path} names a missing output {path.name}"
+        found[manifest_path] = outputs
+    return found

@@ -38,6 +38,7 @@ from tests.hardening.corpus import (
     THEME_CASES,
     UNKNOWN_CLASSES_THEME,
     Case,
+    checked_manifests,
     snapshot,
     write_broken_links,
     write_corpus,
@@ -75,14 +76,7 @@ def user_outputs(out: Path) -> list[Path]:
 def assert_no_partial_output(out: Path) -> None:
     """No temporary file anywhere; every manifest is valid JSON whose outputs all exist; no output without one."""
     assert not [p for p in out.rglob(TMP_PREFIX + "*")], "temporary files left behind"
-    claimed: set[Path] = set()
-    for manifest_path in out.rglob("*.json"):
-        if manifest_path.name == REPORT_NAME or ".alien-cache" in manifest_path.relative_to(out).parts:
-            continue
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        for rel in manifest["outputs"].values():
-            assert (manifest_path.parent / rel).is_file(), f"{manifest_path} names a missing output {rel}"
-            claimed.add(manifest_path.parent / rel)
+    claimed = {path for outputs in checked_manifests(out).values() for path in outputs}
     orphans = [p for p in user_outputs(out) if p not in claimed]
     assert not orphans, f"outputs without a manifest (partial output): {orphans}"
 

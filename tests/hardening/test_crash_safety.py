@@ -26,7 +26,7 @@ from alien_filters.outdir_lock import LOCK_NAME
 from alien_filters.pipeline import Stages
 from alien_filters.themes import get_theme
 from tests.doubles import ColourSegmenter, ColourTagger, PaintInpainter, ResizeRestorer
-from tests.hardening.corpus import snapshot
+from tests.hardening.corpus import checked_manifests, snapshot
 from tests.rooms import write_rooms
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,15 +59,7 @@ def wait_for_batch(proc: subprocess.Popen, timeout: float = 60.0) -> None:
 
 def check_consistent(out: Path) -> int:
     """Every manifest is valid JSON naming outputs that exist; returns how many images are complete."""
-    complete = 0
-    for manifest_path in out.rglob("*.json"):
-        if manifest_path.name == REPORT_NAME or ".alien-cache" in manifest_path.relative_to(out).parts:
-            continue
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        for rel in manifest["outputs"].values():
-            assert (manifest_path.parent / rel).is_file(), f"{manifest_path} names missing {rel}"
-        complete += 1
-    return complete
+    return len(checked_manifests(out))
 
 
 @pytest.fixture(scope="module")
