@@ -53,7 +53,8 @@ def _clear_cuda() -> None:
 
 
 class SamSegmenter:
-    """Segmenter backed by an official SAM checkpoint (vit_b by default); the model is built once, lazily."""
+    """Segmenter backed by an official SAM checkpoint (vit_b by default); the model is built once, lazily, with
+    its encoder's attention through the fused kernel (:mod:`alien_filters.sam_attention`)."""
 
     def __init__(
         self,
@@ -98,11 +99,15 @@ class SamSegmenter:
 
         if not self.checkpoint.is_file():
             raise FileNotFoundError(f"{self.checkpoint}: SAM {self.model_type} checkpoint not found")
+        from .sam_attention import use_fused_attention
+
         try:
-            return sam_model_registry[self.model_type](checkpoint=str(self.checkpoint))
+            model = sam_model_registry[self.model_type](checkpoint=str(self.checkpoint))
         except (RuntimeError, ValueError, EOFError, OSError, pickle.UnpicklingError) as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ValueError(f"{self.checkpoint}: not a SAM {self.model_type} checkpoint ({reason})") from exc
+        use_fused_attention(model.image_encoder)
+        return model
 
     def _count_embedding(self, *_: Any) -> None:
         self.embeddings_computed += 1

@@ -15,6 +15,7 @@ import torch
 from PIL import Image
 from segment_anything import SamAutomaticMaskGenerator, SamPredictor
 
+from alien_filters.sam_attention import FusedAttention
 from alien_filters.segment import AutoMaskSettings, SamSegmenter, region_crop
 from alien_filters.stages import Detection, Releasable, Segmenter
 from alien_filters.tagging import ClipStyleScorer, OwlDetector
@@ -169,6 +170,7 @@ def test_is_a_releasable_segmenter(sam_checkpoint: Path) -> None:
     segmenter.release()
     assert segmenter.load() is model, "built once, kept across images"
     assert next(model.parameters()).device.type == "cpu"
+    assert [type(block.attn) for block in model.image_encoder.blocks] == [FusedAttention] * 12
 
 
 def test_bad_checkpoints_are_clear_errors(tmp_path: Path) -> None:
