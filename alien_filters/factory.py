@@ -101,9 +101,8 @@ def build_stages(
     if options.segment and choices.segmenter != "boxes":
         labeler = getattr(stages.tagger, "style_scorer", None)
         stages.segmenter = SamSegmenter(manager.ensure(choices.segmenter), choices.segmenter.removeprefix("sam_"),
-                                        torch_device, labeler=labeler)
-        manager.record_load(choices.segmenter)
+                                        torch_device, labeler=labeler, on_load=manager.record_load)
     if options.inpaint:
         stages.inpainter = DiffusersInpainter(checkpoint, device=torch_device,  # type: ignore[arg-type]
-                                              config_dir=checkpoint_config)
+                                              config_dir=checkpoint_config, on_load=manager.record_load)
     return stages

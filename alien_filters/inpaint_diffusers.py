@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 INPAINT_IN_CHANNELS = 9
 SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt")
+LOAD_NAME = "sd_inpainting"
+"""The name loads are counted under (see ``on_load``)."""
 SCHEDULERS: dict[str, tuple[str, dict[str, Any]]] = {
     "dpm++2m": ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++", "solver_order": 2}),
     "dpm++2m_karras": ("DPMSolverMultistepScheduler",
@@ -63,7 +65,9 @@ class DiffusersInpainter:
         scheduler: str = "dpm++2m",
         config_dir: Path | None = None,
         interrupted: Callable[[], bool] | None = None,
+        on_load: Callable[[str], None] | None = None,
     ) -> None:
+        """``on_load`` is called with :data:`LOAD_NAME` each time the checkpoint is actually loaded."""
         if scheduler not in SCHEDULERS:
             raise ValueError(f"unknown scheduler {scheduler!r}; choose one of {', '.join(SCHEDULERS)}")
         self.checkpoint = Path(checkpoint)
@@ -72,6 +76,7 @@ class DiffusersInpainter:
         self.scheduler = scheduler
         self.config_dir = Path(config_dir) if config_dir is not None else None
         self.interrupted = interrupted
+        self.on_load = on_load
         self.name = f"diffusers:{self.checkpoint.name}"
         self._pipe: StableDiffusionInpaintPipeline | None = None
 
@@ -82,6 +87,8 @@ class DiffusersInpainter:
         """The loaded pipeline (loads it on first use)."""
         if self._pipe is None:
             self._pipe = self._load()
+            if self.on_load is not None:
+                self.on_load(LOAD_NAME)
         return self._pipe
 
     def _torch_dtype(self) -> Any:

@@ -11,7 +11,7 @@ import importlib.util
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 import torch
@@ -65,9 +65,11 @@ class SamSegmenter:
         amg_points_per_side: int = 16,
         auto: AutoMaskSettings | None = None,
         max_boxes_per_call: int = 64,
+        on_load: Callable[[str], None] | None = None,
     ) -> None:
         """``max_boxes_per_call`` bounds the memory of the batched decoder call (masks are upscaled to the
-        image's size as floats); images with more boxes take several calls on the one embedding."""
+        image's size as floats); images with more boxes take several calls on the one embedding. ``on_load``
+        is called with the model's name each time the checkpoint is actually read."""
         if model_type not in SAM_MODEL_TYPES:
             raise ValueError(f"unknown SAM model type {model_type!r}; choose one of {', '.join(SAM_MODEL_TYPES)}")
         self.auto = auto or AutoMaskSettings()
@@ -81,6 +83,7 @@ class SamSegmenter:
         self.labeler = labeler
         self.amg_points_per_side = amg_points_per_side
         self.max_boxes_per_call = max_boxes_per_call
+        self.on_load = on_load
         self.name = f"sam_{model_type}"
         self.model: Any = None
         """The SAM model once :meth:`load` ran (None before)."""
@@ -92,6 +95,8 @@ class SamSegmenter:
         if self.model is None:
             self.model = self._build()
             self.model.image_encoder.register_forward_hook(self._count_embedding)
+            if self.on_load is not None:
+                self.on_load(self.name)
         return self.model.to(self.device)
 
     def _build(self) -> Any:

@@ -121,11 +121,16 @@ def test_bad_jobs_are_clear_errors(inpainter, room) -> None:
 
 
 def test_release_frees_the_pipeline_and_reloads_identically(checkpoint, room, centre_job) -> None:
-    inpainter = DiffusersInpainter(checkpoint, scheduler="euler_a")
+    loads: list[str] = []
+    inpainter = DiffusersInpainter(checkpoint, scheduler="euler_a", on_load=loads.append)
+    assert loads == [], "nothing is read before the first job"
     first = np.asarray(inpainter.inpaint(room, centre_job))
+    inpainter.inpaint(room, centre_job)
+    assert loads == ["sd_inpainting"], "kept across jobs"
     inpainter.release()
     assert inpainter._pipe is None
     assert np.array_equal(np.asarray(inpainter.inpaint(room, centre_job)), first)
+    assert loads == ["sd_inpainting"] * 2, "read again after release"
 
 
 @pytest.mark.parametrize("scheduler,class_name", [("ddim", "DDIMScheduler"), ("euler", "EulerDiscreteScheduler"),

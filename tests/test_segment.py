@@ -162,13 +162,16 @@ def test_no_detections_and_no_labeler_gives_nothing_without_loading(sam_checkpoi
 
 
 def test_is_a_releasable_segmenter(sam_checkpoint: Path) -> None:
-    segmenter = SamSegmenter(sam_checkpoint)
+    loads: list[str] = []
+    segmenter = SamSegmenter(sam_checkpoint, on_load=loads.append)
     assert isinstance(segmenter, Segmenter) and isinstance(segmenter, Releasable)
     assert segmenter.name == "sam_vit_b"
     segmenter.release()  # nothing loaded yet: nothing to do
+    assert loads == []
     model = segmenter.load()
     segmenter.release()
     assert segmenter.load() is model, "built once, kept across images"
+    assert loads == ["sam_vit_b"]
     assert next(model.parameters()).device.type == "cpu"
     assert [type(block.attn) for block in model.image_encoder.blocks] == [FusedAttention] * 12
 
