@@ -17,8 +17,8 @@ from .pipeline import PipelineOptions, StageMissing, required_stages
 from .progress_bar import TqdmProgress
 from .report.cli import add_parser as add_report_parser
 from .sizing import WorkingSize
-from .themes import ThemeError, get_theme, load_catalog, load_theme, theme_warnings
-from .vocabulary import load_vocabulary
+from .theme_check import check_theme
+from .themes import ThemeError, get_theme, load_catalog, load_theme
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -106,8 +106,11 @@ def cmd_check_theme(args: argparse.Namespace) -> int:
     except ThemeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    for warning in theme_warnings(theme, load_vocabulary()):
+    warnings, notes = check_theme(theme)
+    for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     rules, classes = len(theme.rules), len(theme.classes())
     print(f"{args.file}: theme '{theme.name}' is valid ({rules} rules, {classes} classes)")
     return EXIT_OK

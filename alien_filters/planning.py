@@ -118,14 +118,15 @@ def plan_jobs(tags: Tags, class_masks: ClassMasks, theme: Theme, seed: int, styl
         if area < rule.min_area:
             dropped.append((name, f"mask covers {area:.4f} of the image, below min_area {rule.min_area}"))
             continue
+        prompt, negative_prompt = rule_prompts(theme, rule)
         jobs.append(
             InpaintJob(
                 index=len(jobs),
                 rule=name,
                 classes=tuple(grouped[name]),
                 mask=mask,
-                prompt=_join(rule.prompt, theme.style_prompt),
-                negative_prompt=_join(rule.negative_prompt, theme.negative_prompt),
+                prompt=prompt,
+                negative_prompt=negative_prompt,
                 settings=settings,
                 seed=derive_seed(seed, name),
                 box=box,
@@ -150,6 +151,11 @@ def job_to_dict(job: InpaintJob) -> dict[str, Any]:
         "area": round(masks.area_fraction(job.mask), 6),
         "mask": masks.rle_encode(job.mask),
     }
+
+
+def rule_prompts(theme: Theme, rule: Rule) -> tuple[str, str]:
+    """The prompt and negative prompt a job of ``rule`` is inpainted with: the rule's, then the theme's."""
+    return _join(rule.prompt, theme.style_prompt), _join(rule.negative_prompt, theme.negative_prompt)
 
 
 def _join(*parts: str) -> str:

@@ -42,6 +42,12 @@ def test_check_theme_valid_and_broken(tmp_path):
     ok = cli("check-theme", str(good))
     assert ok.returncode == 0 and "is valid" in ok.stdout
     assert "flux capacitor" in ok.stderr  # unknown class warning
+    assert "CLIP tokens" not in ok.stderr
+    long = tmp_path / "long.yaml"
+    long.write_text("name: long\nrules:\n  - classes: [bed]\n    prompt: " + "hay " * 80 + "\n")
+    warned = cli("check-theme", str(long))
+    assert warned.returncode == 0 and "is valid" in warned.stdout
+    assert "rule 'bed': prompt with the theme's is 80 CLIP tokens" in warned.stderr
     bad = tmp_path / "broken.yaml"
     bad.write_text("name: broken\nrules:\n  - classes: [bed]\n    prompt: hay\n    priority: high\n")
     result = cli("check-theme", str(bad))

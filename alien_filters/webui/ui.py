@@ -21,6 +21,7 @@ from ..imageio import ImageLoadError
 from ..inputs import discover
 from ..manifest import tags_line
 from ..pipeline import PipelineOptions
+from ..theme_check import check_theme
 from ..themes import NAME_PATTERN, ThemeError, parse_theme
 from . import runtime
 from .paths import PathNotAllowed, outside_roots, resolve_inside
@@ -68,7 +69,9 @@ class TabActions:
             theme = parse_theme(text, "editor")
         except ThemeError as exc:
             return f"❌ {exc}"
-        return f"✅ theme '{theme.name}': {len(theme.rules)} rules"
+        warnings, notes = check_theme(theme)
+        lines = [f"✅ theme '{theme.name}': {len(theme.rules)} rules", *(f"⚠️ {w}" for w in warnings), *notes]
+        return "\n\n".join(lines)
 
     def save_as(self, name: str, text: str) -> tuple[str, Any]:
         """Write the editor's theme into the user themes folder as ``<name>.yaml``."""

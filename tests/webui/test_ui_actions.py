@@ -33,7 +33,12 @@ CONFIG = ("alien", "", STAGES, "auto", "sam_vit_b", 7)
 
 def test_validation_and_save_as(actions, tmp_path):
     text = actions.theme_yaml("alien")
-    assert "rules" in text and actions.validate(text).startswith("✅ theme 'alien'")
+    assert "rules" in text and actions.validate(text) == f"✅ theme 'alien': {text.count('- name:')} rules"
+    warned = actions.validate("name: long\nrules:\n  - classes: [bed, flux capacitor]\n    prompt: " + "hay " * 80)
+    first, *warnings = warned.split("\n\n")
+    assert first == "✅ theme 'long': 1 rules" and len(warnings) == 2
+    assert "'flux capacitor' that is not in the vocabulary" in warnings[0]
+    assert "prompt with the theme's is 80 CLIP tokens" in warnings[1]
     assert actions.validate("name: x\nrules: 3\n").startswith("❌ editor:")
     message, update = actions.save_as("my-alien", text.replace("name: alien", "name: my-alien", 1))
     assert message.startswith("✅") and (tmp_path / "themes" / "my-alien.yaml").is_file()
