@@ -1,8 +1,8 @@
 """Prompt length in CLIP tokens, counted offline with the BPE vocabulary that open_clip_torch ships.
 
 Stable Diffusion 1.x reads prompts through CLIP's text encoder: 77 positions, 75 for the prompt between its
-start and end tokens. The stand-alone inpainter (diffusers) drops what comes after; the WebUI splits longer
-prompts into chunks of 75. Either way words past the 75th token lose their effect, so themes are checked.
+start and end tokens. The stand-alone inpainter (diffusers) drops what comes after; the WebUI encodes longer
+prompts in chunks of 75, each apart from the others. Themes are checked so that a rule reads as one prompt.
 """
 
 from __future__ import annotations
