@@ -1,4 +1,4 @@
-"""The WebUI tests again under Forge's pins (gradio 4.40.0, fastapi 0.104.1, pydantic 2, transformers 4.46.1).
+"""The WebUI and hostile-API tests again under Forge's pins (gradio 4.40.0, fastapi 0.104.1, pydantic 2, transformers 4.46.1).
 
 They need a second environment: set ALIEN_FILTERS_FORGE_PYTHON to its interpreter (``.ci/run`` builds one from
 ``requirements-forge.txt``). The WebUI's own pins, the default stack, run the same tests directly.
@@ -24,7 +24,7 @@ def test_webui_suite_passes_on_forge_pins():
         capture_output=True, text=True, check=True).stdout.split()
     assert versions == ["4.40.0", "0.104.1", "2.8.2", "4.46.1"]
     result = subprocess.run([FORGE_PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/webui",
-                             "tests/test_tagging.py", "tests/test_pipeline.py"],
+                             "tests/hardening/test_hostile_api.py", "tests/test_tagging.py", "tests/test_pipeline.py"],
                             cwd=ROOT, capture_output=True, text=True, timeout=1500)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     assert " passed" in result.stdout.splitlines()[-1]

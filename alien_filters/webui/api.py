@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from PIL import Image
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool, StrictStr, conint
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.status import HTTP_401_UNAUTHORIZED, HTTP_413_REQUEST_ENTITY_TOO_LARGE
 
@@ -40,6 +40,16 @@ PYDANTIC_V2 = pydantic.VERSION.startswith("2")
 API_VERSION = 1
 
 
+# Integer fields take JSON integers only, strings and bools are taken for strings and bools only: pydantic 1
+# would otherwise turn 1.5 into 1 and 5 into "5" where pydantic 2 refuses them.
+Steps = conint(strict=True, ge=1, le=150)
+MaskGrow = conint(strict=True, ge=0, le=256)
+MaskFeather = conint(strict=True, ge=0, le=64)
+CropPadding = conint(strict=True, ge=0, le=512)
+Seed = conint(strict=True, ge=0, le=2**32 - 1)
+Limit = conint(strict=True, ge=1)
+
+
 class StrictModel(BaseModel):
     """Base of every model: unknown fields are rejected (pydantic 1 and 2)."""
 
@@ -51,40 +61,40 @@ class StrictModel(BaseModel):
 
 
 class StageSwitches(StrictModel):
-    restore: bool = Field(True, description="Restore (SwinIR upscale) to the working size; off: plain resize")
-    tag: bool = Field(True, description="Detect object classes and interior style")
-    segment: bool = Field(True, description="Segment each class; off: detection boxes become the masks")
-    inpaint: bool = Field(True, description="Inpaint each mask; off: a dry run (tags, masks and plan only)")
+    restore: StrictBool = Field(True, description="Restore (SwinIR upscale) to the working size; off: plain resize")
+    tag: StrictBool = Field(True, description="Detect object classes and interior style")
+    segment: StrictBool = Field(True, description="Segment each class; off: detection boxes become the masks")
+    inpaint: StrictBool = Field(True, description="Inpaint each mask; off: a dry run (tags, masks and plan only)")
 
 
 class InpaintOverrides(StrictModel):
     denoising_strength: float | None = Field(None, ge=0.0, le=1.0, description="Denoising strength, 0 to 1")
-    steps: int | None = Field(None, ge=1, le=150, description="Sampling steps")
+    steps: Steps | None = Field(None, description="Sampling steps")
     cfg_scale: float | None = Field(None, ge=1.0, le=30.0, description="Classifier-free guidance scale")
-    mask_grow: int | None = Field(None, ge=0, le=256, description="Pixels each mask grows before inpainting")
-    mask_feather: int | None = Field(None, ge=0, le=64, description="Soft edge (pixels) inside each mask")
-    crop_padding: int | None = Field(None, ge=0, le=512, description="Context pixels around each mask's crop")
+    mask_grow: MaskGrow | None = Field(None, description="Pixels each mask grows before inpainting")
+    mask_feather: MaskFeather | None = Field(None, description="Soft edge (pixels) inside each mask")
+    crop_padding: CropPadding | None = Field(None, description="Context pixels around each mask's crop")
 
 
 class ProcessRequest(StrictModel):
-    images: List[str] | None = Field(
+    images: List[StrictStr] | None = Field(
         None, description="Images as base64 (or data: URLs); the answer carries the results. Give this or folder")
-    names: List[str] | None = Field(None, description="A name per image (used in manifests); default image_N")
-    folder: str | None = Field(
+    names: List[StrictStr] | None = Field(None, description="A name per image (used in manifests); default image_N")
+    folder: StrictStr | None = Field(
         None, description="A server folder inside the allowed roots; the answer is a job id at once")
-    output_folder: str | None = Field(
+    output_folder: StrictStr | None = Field(
         None, description="Where a folder job writes (inside the allowed roots); default: output folder/<name>")
-    theme: str | None = Field(None, description="Theme name (GET /alien/themes); default: the Settings' theme")
-    theme_yaml: str | None = Field(None, description="A whole theme as YAML text, instead of a name")
+    theme: StrictStr | None = Field(None, description="Theme name (GET /alien/themes); default: the Settings' theme")
+    theme_yaml: StrictStr | None = Field(None, description="A whole theme as YAML text, instead of a name")
     stages: StageSwitches = Field(default_factory=StageSwitches, description="Which stages run")
-    seed: int = Field(0, ge=0, le=2**32 - 1, description="Base seed; each inpaint job derives its own")
-    limit: int | None = Field(None, ge=1, description="Process at most this many images of the folder")
+    seed: Seed = Field(0, description="Base seed; each inpaint job derives its own")
+    limit: Limit | None = Field(None, description="Process at most this many images of the folder")
     overrides: InpaintOverrides | None = Field(None, description="Inpaint settings replacing the theme's")
-    save_previews: bool | None = Field(None, description="Write preview sheets (folder jobs); default: Settings")
-    save_masks: bool | None = Field(None, description="Write coloured masks (folder jobs); default: Settings")
-    return_previews: bool = Field(False, description="Image requests: also return each preview sheet (JPEG)")
-    detector: str | None = Field(None, description=f"Object detector: {', '.join(StageChoices.DETECTORS)}")
-    segmenter: str | None = Field(None, description=f"Segmenter: {', '.join(StageChoices.SEGMENTERS)}")
+    save_previews: StrictBool | None = Field(None, description="Write preview sheets (folder jobs); default: Settings")
+    save_masks: StrictBool | None = Field(None, description="Write coloured masks (folder jobs); default: Settings")
+    return_previews: StrictBool = Field(False, description="Image requests: also return each preview sheet (JPEG)")
+    detector: StrictStr | None = Field(None, description=f"Object detector: {', '.join(StageChoices.DETECTORS)}")
+    segmenter: StrictStr | None = Field(None, description=f"Segmenter: {', '.join(StageChoices.SEGMENTERS)}")
 
 
 class ImageResultModel(StrictModel):

@@ -208,6 +208,15 @@ WRONG_TYPES = [
     ({"images": ["x"], "return_previews": "maybe"}, "return_previews"),
     ({"images": ["x"], "names": {"a": 1}}, "names"),
     ({"folder": ["photos"]}, "folder"),
+    # what pydantic 1 alone would coerce (1.5 -> 1, 5 -> "5", "7" -> 7, 1 -> True): refused on both stacks
+    ({"folder": "photos", "seed": 1.5}, "seed"),
+    ({"folder": "photos", "seed": "7"}, "seed"),
+    ({"folder": "photos", "overrides": {"steps": 2.5}}, "steps"),
+    ({"folder": 5}, "folder"),
+    ({"folder": "photos", "theme": 3}, "theme"),
+    ({"images": ["x"], "names": [7]}, "names"),
+    ({"folder": "photos", "stages": {"inpaint": 1}}, "inpaint"),
+    ({"folder": "photos", "save_masks": "yes"}, "save_masks"),
 ]
 
 
