@@ -1,4 +1,5 @@
-"""The WebUI and hostile-API tests again under Forge's pins (gradio 4.40.0, fastapi 0.104.1, pydantic 2, transformers 4.46.1).
+"""The WebUI and hostile-API tests again under Forge's pins (gradio 4.40.0, fastapi 0.104.1, pydantic 2,
+transformers 4.46.1).
 
 They need a second environment: set ALIEN_FILTERS_FORGE_PYTHON to its interpreter (``.ci/run`` builds one from
 ``requirements-forge.txt``). The WebUI's own pins, the default stack, run the same tests directly.
