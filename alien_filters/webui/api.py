@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from fastapi.security import HTTPBasicCredentials
 from PIL import Image
 from pydantic import BaseModel, Field, StrictBool, StrictStr, conint
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -32,6 +32,7 @@ from ..imageio import ImageLoadError
 from ..inputs import discover
 from ..pipeline import PipelineOptions
 from ..themes import ThemeError, UnknownThemeError
+from .basic_auth import BasicWhenConfigured
 from .jobs import Job
 from .paths import PathNotAllowed, outside_roots, resolve_inside
 from .service import AlienService, RunOptions, with_overrides
@@ -182,7 +183,7 @@ def parse_credentials(api_auth: str | None) -> dict[str, str]:
 
 def auth_dependency(credentials: Callable[[], dict[str, str]]) -> Callable:
     """A dependency honouring --api-auth like ``modules.api.api.Api.auth`` (HTTP Basic, compare_digest)."""
-    basic = HTTPBasic(auto_error=False)
+    basic = BasicWhenConfigured(lambda: bool(credentials()))
 
     def require_auth(given: HTTPBasicCredentials | None = Depends(basic)) -> None:  # noqa: B008
         allowed = credentials()

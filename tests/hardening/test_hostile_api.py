@@ -295,6 +295,22 @@ def test_missing_or_wrong_credentials_are_401_before_any_work(client, root, guar
     shared.cmd_opts.api_auth = None  # the guard's last look goes without credentials
 
 
+@pytest.mark.parametrize("headers", BAD_CREDENTIALS)
+def test_without_api_auth_an_authorization_header_is_ignored(client, guarded, headers) -> None:
+    assert shared.cmd_opts.api_auth is None
+    response = client.get("/alien/themes", headers=headers)
+    assert response.status_code == 200, response.text
+    assert "alien" in {theme["name"] for theme in response.json()["themes"]}
+
+
+def test_openapi_schema_declares_http_basic_on_every_route(client) -> None:
+    schema = client.get("/openapi.json").json()
+    schemes = schema["components"]["securitySchemes"]
+    assert [(s["type"], s["scheme"]) for s in schemes.values()] == [("http", "basic")]
+    operations = [op for path, item in schema["paths"].items() if path.startswith("/alien") for op in item.values()]
+    assert operations and all(op["security"] == [{name: []} for name in schemes] for op in operations)
+
+
 def test_route_parameters_with_traversal_are_404(client, guarded) -> None:
     for path in ["/alien/themes/..%2F..%2Fetc%2Fpasswd", "/alien/themes/%2e%2e", "/alien/themes/%00",
                  "/alien/jobs/..%2F..%2Fetc", "/alien/jobs/%00/cancel", "/alien/themes/" + "a" * 5000]:
