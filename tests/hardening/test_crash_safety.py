@@ -32,7 +32,7 @@ from tests.rooms import write_rooms
 ROOT = Path(__file__).resolve().parents[2]
 IMAGES = 8
 KILLS = 10
-JOB_DELAY = "0.06"
+JOB_DELAY = "0.1"
 WORKER_SEED = 11  # tests/batch_worker.py runs the alien theme with seed 11
 
 
@@ -88,7 +88,7 @@ def test_ten_random_kills_then_resume(tmp_path, rooms, reference) -> None:
     for _ in range(KILLS):
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         wait_for_batch(proc)
-        time.sleep(rng.uniform(0.0, 2.0))  # a random moment inside the batch
+        time.sleep(rng.uniform(0.0, 1.5))  # a random moment inside the batch
         if proc.poll() is None:
             killed_while_running += 1
         proc.send_signal(signal.SIGKILL)
