@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -9,6 +10,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 from ..batch import ItemOutcome
+
+log = logging.getLogger(__name__)
 
 STATES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
 FINISHED = ("done", "failed", "cancelled", "interrupted")
@@ -137,6 +140,7 @@ class JobRegistry:
             if not handle.cancelled():
                 work(handle)
         except Exception as exc:  # the job records the failure; the server goes on
+            log.exception("Alien Filters job %s failed", job_id)  # the traceback, for the server's log
             self._finish(job_id, "failed", f"{type(exc).__name__}: {exc}")
             return
         job = self.get(job_id)
