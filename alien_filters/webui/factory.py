@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from modules import paths_internal, shared
+from modules import paths_internal
 
 from ..factory import StageChoices, build_stages, make_manager
 from ..pipeline import PipelineOptions, Stages
+from . import runtime
 from .inpainter import WebUIInpainter
 from .settings import AlienSettings, current
 from .upscaler import WebUISwinIRRestorer
@@ -26,9 +27,7 @@ def build_webui_stages(options: PipelineOptions, choices: StageChoices | None = 
     WebUI's SwinIR and img2img take their places."""
     settings = settings or current()
     choices = choices or StageChoices()
-    # Wait for the WebUI's own checkpoint: while it loads (in a background thread after startup) its loader patches
-    # torch and transformers process-wide, and a model we load meanwhile comes out broken.
-    _ = shared.sd_model
+    runtime.wait_for_checkpoint_load()
     core_options = PipelineOptions(restore=False, tag=options.tag, segment=options.segment, inpaint=False,
                                    working_size=options.working_size, style_min_score=options.style_min_score)
     manager = make_manager(Path(os.path.expanduser(settings.models_dir)), allow_download=True,

@@ -12,12 +12,22 @@ import threading
 from contextlib import contextmanager
 from typing import Iterator
 
-from modules import call_queue, progress, shared
+from modules import call_queue, progress, sd_models, shared
 
 from ..stages import ProgressEvent
 
 JOB_NAME = "alien_filters"
 _local = threading.local()
+
+
+def wait_for_checkpoint_load() -> None:
+    """Return once the WebUI is not loading a checkpoint. A1111 loads one in a thread after startup, holding
+    ``sd_models.model_data.lock``, and its loader patches torch and transformers process-wide meanwhile: a model we
+    load then comes out broken. Never starts a load itself (Forge has no such lock and loads inside generation)."""
+    lock = getattr(sd_models.model_data, "lock", None)
+    if lock is not None:
+        with lock:
+            pass
 
 
 def in_session() -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from modules import call_queue, progress
+from modules import call_queue, progress, sd_models
 
 from alien_filters.stages import ProgressEvent
 from alien_filters.webui import runtime
@@ -72,3 +72,22 @@ def test_interrupt_latches_for_the_rest_of_the_session(webui_state):
 
 def test_task_ids_look_like_the_webuis():
     assert runtime.new_task_id().startswith("task(alien-")
+
+
+def test_waits_while_the_webui_loads_a_checkpoint_and_never_loads_one():
+    loading = threading.Event()
+
+    def webui_loads_checkpoint():
+        with sd_models.model_data.lock:
+            loading.set()
+            time.sleep(0.3)
+
+    loader = threading.Thread(target=webui_loads_checkpoint)
+    loader.start()
+    loading.wait()
+    start = time.monotonic()
+    runtime.wait_for_checkpoint_load()
+    assert time.monotonic() - start >= 0.2, "returned while the checkpoint was still loading"
+    loader.join()
+    runtime.wait_for_checkpoint_load()  # nothing loading: returns at once
+    assert sd_models.model_data.sd_model is None and not sd_models.model_data.lock.locked()
