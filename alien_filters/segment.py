@@ -100,19 +100,26 @@ class SamSegmenter:
         return self.model.to(self.device)
 
     def _build(self) -> Any:
+        """SAM built empty, then its state dict loaded BY PATH: inside the WebUI ``torch.load`` is the safe-unpickle
+        check, which works on a path but moves a file object's position (segment-anything's ``build_sam`` loads
+        through an open file, which then fails) and answers None for a file it refuses."""
         from segment_anything import sam_model_registry
 
         if not self.checkpoint.is_file():
             raise FileNotFoundError(f"{self.checkpoint}: SAM {self.model_type} checkpoint not found")
         from .sam_attention import use_fused_attention
 
+        model = sam_model_registry[self.model_type](checkpoint=None)
         try:
-            model = sam_model_registry[self.model_type](checkpoint=str(self.checkpoint))
+            state_dict = torch.load(str(self.checkpoint), map_location="cpu")
+            if state_dict is None:
+                raise ValueError("the WebUI's safe-unpickle check refused it; its console says why")
+            model.load_state_dict(state_dict)
         except (RuntimeError, ValueError, EOFError, OSError, pickle.UnpicklingError) as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ValueError(f"{self.checkpoint}: not a SAM {self.model_type} checkpoint ({reason})") from exc
         use_fused_attention(model.image_encoder)
-        return model
+        return model.eval()
 
     def _count_embedding(self, *_: Any) -> None:
         self.embeddings_computed += 1

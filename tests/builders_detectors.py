@@ -121,13 +121,13 @@ def write_clip(folder: Path, tiny: bool = True, seed: int = 0) -> Path:
 
 
 def write_sam(path: Path, model_type: str = "vit_b", seed: int = 0) -> Path:
-    """Save a random-weight SAM ``state_dict`` at ``path``: the official checkpoint format (vit_b is 375 MB)."""
+    """Save a random-weight SAM ``state_dict`` at ``path`` as the released files are (vit_b is 375 MB)."""
     from segment_anything import sam_model_registry
 
+    from tests.checkpoint_files import save_as_released
+
     torch.manual_seed(seed)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(sam_model_registry[model_type](checkpoint=None).state_dict(), path)
-    return path
+    return save_as_released(sam_model_registry[model_type](checkpoint=None).state_dict(), path)
 
 
 def room_image(width: int, height: int, seed: int = 0) -> Image.Image:

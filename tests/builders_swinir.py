@@ -42,9 +42,10 @@ def build_swinir(scale: int, size: str = "small", seed: int = 0) -> SwinIR:
 
 
 def write_swinir(models_dir: Path, scale: int, size: str = "small", seed: int = 0) -> Path:
-    """Save a random SwinIR at the registry path (``SwinIR/SwinIR_4x.pth`` or the official x2 name)."""
+    """Save a random SwinIR at the registry path (``SwinIR/SwinIR_4x.pth`` or the official x2 name), as the
+    released files are."""
+    from tests.checkpoint_files import save_as_released
+
     spec = get_spec({2: "swinir_x2", 4: "swinir_x4"}[scale])
-    path = Path(models_dir) / spec.relpath
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"params_ema": build_swinir(scale, size, seed).state_dict()}, path)
-    return path
+    state = {"params_ema": build_swinir(scale, size, seed).state_dict()}
+    return save_as_released(state, Path(models_dir) / spec.relpath)

@@ -132,7 +132,7 @@ class ModelManager:
             else:
                 assert spec.repo_id is not None
                 yield folder / spec.repo_id
-                yield from _hf_cache_snapshots(folder, spec.repo_id)
+                yield from _hf_cache_snapshots(folder, spec.repo_id, spec.revision)
         target = self.models_dir / spec.relpath
         yield target
         for alias in spec.aliases:
@@ -160,13 +160,16 @@ class ModelManager:
         )
 
 
-def _hf_cache_snapshots(folder: Path, repo_id: str) -> Iterator[Path]:
-    """Snapshot folders of ``repo_id`` in a HF cache given as ``folder`` (the hub folder or HF_HOME)."""
+def _hf_cache_snapshots(folder: Path, repo_id: str, pinned: str | None = None) -> Iterator[Path]:
+    """Snapshot folders of ``repo_id`` in a HF cache given as ``folder`` (the hub folder or HF_HOME): the pinned
+    revision first, then the one ``refs/main`` names, then any other that is there."""
     cache_name = "models--" + repo_id.replace("/", "--")
     for hub in (folder, folder / "hub"):
         repo = hub / cache_name
         if not repo.is_dir():
             continue
+        if pinned:
+            yield repo / "snapshots" / pinned
         ref = repo / "refs" / "main"
         if ref.is_file():
             yield repo / "snapshots" / ref.read_text(encoding="utf-8").strip()

@@ -69,6 +69,13 @@ class ModelSpec:
         return "/".join(parts[1:3])
 
     @property
+    def revision(self) -> str | None:
+        """The pinned Hugging Face revision the files are downloaded at (from their URLs), else None."""
+        if self.kind != "hf_folder":
+            return None
+        return self.files[0].url.split("/resolve/", 1)[1].split("/", 1)[0]
+
+    @property
     def verified(self) -> bool:
         """True when every file this model downloads has a published sha256."""
         if self.kind == "file":

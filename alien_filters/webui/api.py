@@ -32,6 +32,7 @@ from ..imageio import ImageLoadError
 from ..inputs import discover
 from ..pipeline import PipelineOptions
 from ..themes import ThemeError, UnknownThemeError
+from . import console
 from .basic_auth import BasicWhenConfigured
 from .jobs import Job
 from .paths import PathNotAllowed, outside_roots, resolve_inside
@@ -238,7 +239,8 @@ def capped_route_class(max_bytes: Callable[[], int]) -> type[APIRoute]:
                     where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
                     message = f"invalid request: {where}: {first.get('msg', 'invalid')}" if first else "invalid request"
                     return error_response(422, message, detail=_jsonable(errors))
-                except Exception as exc:  # never a bare traceback to the client
+                except Exception as exc:  # never a bare traceback to the client; the console gets it
+                    console.unexpected(f"{request.method} {request.url.path} failed")
                     return error_response(500, f"{type(exc).__name__}: {exc}")
 
             return capped

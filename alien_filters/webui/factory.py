@@ -8,6 +8,7 @@ from pathlib import Path
 from modules import paths_internal
 
 from ..factory import StageChoices, build_stages, make_manager
+from ..models.manager import hf_hub_cache
 from ..pipeline import PipelineOptions, Stages
 from . import runtime
 from .inpainter import WebUIInpainter
@@ -16,9 +17,10 @@ from .upscaler import WebUISwinIRRestorer
 
 
 def search_dirs() -> dict[str, list[Path]]:
-    """Where the WebUI and its extensions keep models we can reuse (models/sam, models/SwinIR)."""
+    """Where WebUI users keep models we can reuse: models/sam, models/SwinIR and the Hugging Face cache (the
+    WebUI's HF_HOME or HF_HUB_CACHE, else the default one), searched before our own models folder."""
     models = Path(paths_internal.models_path)
-    return {"sam": [models / "sam"], "SwinIR": [models / "SwinIR"]}
+    return {"sam": [models / "sam"], "SwinIR": [models / "SwinIR"], "transformers": [hf_hub_cache()]}
 
 
 def build_webui_stages(options: PipelineOptions, choices: StageChoices | None = None,

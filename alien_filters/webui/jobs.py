@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 import uuid
@@ -10,8 +9,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 from ..batch import ItemOutcome
-
-log = logging.getLogger(__name__)
+from . import console
 
 STATES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
 FINISHED = ("done", "failed", "cancelled", "interrupted")
@@ -140,7 +138,7 @@ class JobRegistry:
             if not handle.cancelled():
                 work(handle)
         except Exception as exc:  # the job records the failure; the server goes on
-            log.exception("Alien Filters job %s failed", job_id)  # the traceback, for the server's log
+            console.unexpected(f"job {job_id} failed")  # the traceback, on the WebUI's console
             self._finish(job_id, "failed", f"{type(exc).__name__}: {exc}")
             return
         job = self.get(job_id)

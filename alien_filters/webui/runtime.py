@@ -60,6 +60,7 @@ def session(task_id: str | None = None, job: str = JOB_NAME) -> Iterator[None]:
             if task_id:
                 progress.finish_task(task_id)
             shared.state.end()
+            shared.total_tqdm.clear()  # the console's "Total progress" bar, reset per job as the WebUI's API does
 
 
 def new_task_id(kind: str = "alien") -> str:

@@ -18,7 +18,7 @@ from ..pipeline import STAGE_NAMES, ImageResult, Interrupted, PipelineOptions, S
 from ..preview import render_preview
 from ..stages import ProgressEvent
 from ..themes import Theme, ThemeCatalog, get_theme, load_catalog, parse_theme
-from . import runtime
+from . import console, runtime
 from .jobs import Job, JobHandle, JobRegistry
 from .settings import AlienSettings, current
 
@@ -141,6 +141,7 @@ class AlienService:
                 try:
                     result, manifest = runner.process_in_memory(image, name, upload.sha256)
                 except StageFailed as exc:
+                    console.image_failed(name, str(exc))
                     outcomes.append(ImageOutcome(name, "failed", message=str(exc)))
                     continue
                 except Interrupted as exc:
@@ -166,6 +167,8 @@ class AlienService:
                 runner = self.runner(run, out_dir, progress=sink,
                                      interrupted=lambda: handle.cancelled() or runtime.interrupted())
                 report = runner.run([folder])
+            console.failures((o.input, o.status, o.message) for o in report.outcomes)
+            console.failures((str(p.path), "failed", p.problem) for p in report.problems)
             for outcome in report.outcomes:
                 handle.add_result(outcome)
             for problem in report.problems:

@@ -23,7 +23,7 @@ from ..manifest import tags_line
 from ..pipeline import PipelineOptions
 from ..theme_check import check_theme
 from ..themes import NAME_PATTERN, ThemeError, parse_theme
-from . import runtime
+from . import console, runtime
 from .paths import PathNotAllowed, outside_roots, resolve_inside
 from .service import AlienService, RunOptions
 from .settings import current
@@ -144,6 +144,8 @@ class TabActions:
             return [], Selection(), f"❌ {exc}"
         with runtime.session(task_id if str(task_id).startswith("task(") else runtime.new_task_id()):
             report = self.service.runner(run, out_dir).run(inputs)
+        console.failures((o.input, o.status, o.message) for o in report.outcomes)
+        console.failures((str(p.path), "failed", p.problem) for p in report.problems)
         gallery, selection = _gallery(report, out_dir)
         return gallery, selection, report.summary()
 

@@ -18,7 +18,7 @@ os.environ.setdefault("ALIEN_WEBUI_STUB_DATA", tempfile.mkdtemp(prefix="alien-we
 if str(STUB) not in sys.path:
     sys.path.insert(0, str(STUB))
 
-from modules import options, processing, progress, script_callbacks, shared  # noqa: E402
+from modules import errors, options, processing, progress, safe, script_callbacks, shared  # noqa: E402
 
 
 class StandInModel:
@@ -31,7 +31,8 @@ class StandInModel:
 
 @pytest.fixture(autouse=True)
 def webui_state():
-    """A clean WebUI: new state, default options, a loaded model, no upscalers, no callbacks."""
+    """A clean WebUI: new state, default options, a loaded model, no upscalers, no callbacks, and ``torch.load``
+    behind the WebUI's safe-unpickle check (on by default in A1111)."""
     shared.state.__dict__.clear()  # modules hold references to these objects (as in the WebUI): reset in place
     shared.state.__init__()
     fresh = options.Options(dict(shared.options_templates), set())
@@ -44,7 +45,14 @@ def webui_state():
     progress.pending_tasks.clear()
     progress.finished_tasks.clear()
     script_callbacks.clear_callbacks()
-    yield shared.state
+    shared.total_tqdm.clear()
+    shared.cmd_opts.disable_safe_unpickle = False
+    errors.reported.clear()
+    safe.install()
+    try:
+        yield shared.state
+    finally:
+        safe.uninstall()
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from spandrel.architectures.SwinIR import SwinIR
 from swinir_model import UpscalerSwinIR
 
 from alien_filters.webui.upscaler import NoSwinIRUpscaler, WebUISwinIRRestorer, swinir_upscalers
+from tests.checkpoint_files import save_as_released
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +24,7 @@ def swinir_dir(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     net = SwinIR(upscale=4, in_chans=3, img_size=64, window_size=8, img_range=1.0, mlp_ratio=2.0,
                  upsampler="nearest+conv", embed_dim=12, depths=[2], num_heads=[2], resi_connection="1conv")
-    torch.save({"params_ema": net.state_dict()}, folder / "SwinIR_4x.pth")
+    save_as_released({"params_ema": net.state_dict()}, folder / "SwinIR_4x.pth")
     return folder
 
 

@@ -279,6 +279,7 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
             if state.interrupted or state.skipped:  # CFGDenoiser.forward raises InterruptedException here
                 break
             state.sampling_step = step
+            shared.total_tqdm.update()  # the console's "Total progress" bar (sd_samplers_common.update_step)
             script_callbacks.cfg_denoiser_callback(script_callbacks.CFGDenoiserParams(
                 None, None, None, step, steps, None, None, None))
             done = step + 1

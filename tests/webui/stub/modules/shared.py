@@ -3,12 +3,13 @@
 import argparse
 import os
 
-from modules import options, shared_state
+from modules import options, shared_state, shared_total_tqdm
 from modules.paths_internal import data_path, default_output_dir, models_path, script_path  # noqa: F401
 
 cmd_opts = argparse.Namespace(
     api_auth=None, api=True, nowebui=False, no_half=True, use_cpu=["all"], data_dir=data_path,
-    freeze_settings=False, hide_ui_dir_config=False, ui_settings_file=os.path.join(data_path, "config.json"),
+    freeze_settings=False, hide_ui_dir_config=False, disable_safe_unpickle=False,
+    ui_settings_file=os.path.join(data_path, "config.json"),
 )
 config_filename = cmd_opts.ui_settings_file
 
@@ -44,6 +45,9 @@ options_templates = {
 opts = options.Options(options_templates, set())
 
 state = shared_state.State()
+
+total_tqdm = shared_total_tqdm.TotalTQDM()
+"""The console's "Total progress" bar (set by shared_init in the WebUI)."""
 
 sd_model = None
 """Tests put a stand-in model here (the real one is loaded in a background thread at start-up)."""
