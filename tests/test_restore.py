@@ -206,10 +206,17 @@ def test_bad_tile_settings_are_rejected(models_dir: Path) -> None:
         ([2, 4], (300, 200), (512, 344), 2),
         ([2, 4], (512, 704), (512, 704), None),
         ([2, 4], (900, 700), (512, 400), None),
+        ([2, 4], (250, 350), (512, 712), 2),  # the seed's photos: 2x is 2.3% short, within the tolerance
+        ([2, 4], (340, 250), (696, 512), 2),
+        ([2, 4], (230, 350), (512, 776), 4),  # 2x is 10.2% short: x4
     ],
 )
 def test_choose_scale(scales, image, target, expected) -> None:
     assert choose_scale(scales, image, target) == expected
+
+
+def test_choose_scale_without_tolerance_is_the_old_rule() -> None:
+    assert choose_scale([2, 4], (250, 350), (512, 712), tolerance=0.0) == 4
 
 
 def test_tile_starts_cover_with_overlap() -> None:

@@ -55,7 +55,11 @@ class WebUISwinIRRestorer:
             return "webui-swinir:missing"
 
     def restore(self, image: Image.Image, size: tuple[int, int]) -> Image.Image:
-        """``image`` upscaled by the WebUI's SwinIR and resized to exactly ``size`` (width, height), RGB."""
+        """``image`` upscaled by ONE pass of the WebUI's SwinIR, then resized to exactly ``size`` (width, height).
+
+        The upscaler's own ``upscale`` loop would run the model again whenever one pass falls short of the
+        target by any margin (a x2 model asked for 2.048x runs twice, 4x the work, then downsizes): the one
+        ``do_upscale`` pass and a LANCZOS resize cover the rest."""
         width, height = size
         rgb = image.convert("RGB")
         scale = max(width / rgb.width, height / rgb.height)
@@ -64,6 +68,7 @@ class WebUISwinIRRestorer:
         entry = self.upscaler()
         with runtime.session():
             shared.state.textinfo = f"Alien Filters: restoring with {entry.name}"
-            upscaled = entry.scaler.upscale(rgb, scale, entry.data_path)
+            entry.scaler.scale = scale  # what upscale() sets before its passes
+            upscaled = entry.scaler.do_upscale(rgb, entry.data_path)
         upscaled = upscaled.convert("RGB")
         return upscaled if upscaled.size == size else upscaled.resize(size, Image.LANCZOS)
