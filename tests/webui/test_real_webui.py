@@ -2,9 +2,11 @@
 
 Needs WEBUI_DIR (a WebUI checkout with repositories/ in place) and WEBUI_PYTHON (its Python environment); see
 the README's "Testing against the real WebUI". The suite installs the extension into a fresh data folder, runs
-its install.py as the Extensions tab does, writes a tiny random-weight inpainting checkpoint, tiny random
-detection models and a small SwinIR, starts the WebUI on a loopback port (CPU, offline) with --api-auth, and
-calls /alien/process on a folder of 3 images and on base64 images.
+its install.py as the Extensions tab does, writes a tiny random-weight inpainting checkpoint and our models where a
+user's WebUI keeps them (OWL-ViT and CLIP in the Hugging Face cache, SAM vit_b in models/sam, a small SwinIR in
+models/SwinIR, as the released files are written), starts the WebUI on a loopback port (CPU, offline, default
+flags: the safe-unpickle check on) with --api-auth, and calls /alien/process with the DEFAULT stages on a folder of
+3 images, and with segmenter `boxes` on base64 images.
 """
 
 from __future__ import annotations
@@ -69,22 +71,25 @@ def install_extension(data: Path) -> Path:
 
 
 def write_models(data: Path) -> Path:
-    """Tiny checkpoint (WebUI Python), tiny OWL-ViT + CLIP for our tagger, small SwinIR for the WebUI's."""
-    from tests.builders_detectors import CLIP_DIR, OWLVIT_DIR, write_clip, write_owlvit
+    """Where a user's WebUI keeps the models, written as the released files are: a tiny checkpoint (WebUI Python),
+    tiny OWL-ViT + CLIP in the Hugging Face cache's snapshot layout, SAM vit_b in models/sam, a small SwinIR x4 in
+    models/SwinIR (no entries newer torch adds: the safe-unpickle check stays on and would refuse them)."""
+    from alien_filters.models.registry import get_spec
+    from tests.builders_detectors import SAM_FILES, write_clip, write_owlvit, write_sam
     from tests.builders_swinir import build_swinir
+    from tests.checkpoint_files import save_as_released
 
     ckpt = data / "models" / "Stable-diffusion" / "tiny-inpainting.safetensors"
     out = run([WEBUI_PYTHON, ROOT / "tests" / "webui" / "real_webui_checkpoint.py", WEBUI_DIR, ckpt, data / "hf"])
     print(out.stdout.strip())
-    ours = data / "models" / "alien-filters"
-    write_owlvit(ours / OWLVIT_DIR)
-    write_clip(ours / CLIP_DIR)
-    import torch
-
-    (data / "models" / "SwinIR").mkdir(parents=True)
-    # the legacy format: the WebUI's safe unpickler refuses the zip entries newer torch versions add
-    torch.save({"params_ema": build_swinir(4).state_dict()}, data / "models" / "SwinIR" / "SwinIR_4x.pth",
-               _use_new_zipfile_serialization=False)
+    for name, write in (("owlvit_base", write_owlvit), ("clip_vit_b32", write_clip)):
+        spec = get_spec(name)
+        repo = data / "hf" / "hub" / ("models--" + spec.repo_id.replace("/", "--"))
+        write(repo / "snapshots" / spec.revision)
+        (repo / "refs").mkdir(parents=True, exist_ok=True)
+        (repo / "refs" / "main").write_text(spec.revision, encoding="utf-8")
+    write_sam(data / "models" / "sam" / SAM_FILES["vit_b"])
+    save_as_released({"params_ema": build_swinir(4).state_dict()}, data / "models" / "SwinIR" / "SwinIR_4x.pth")
     return ckpt
 
 
@@ -137,8 +142,7 @@ def test_folder_of_three_images_with_progress(webui):
     url, data = webui
     folder = data / "alien-filters" / "inputs" / "rooms"  # a default allowed root
     write_rooms(folder, 3)
-    body = {"folder": str(folder), "seed": 3, "overrides": {"steps": 2}, "detector": "owlvit",
-            "segmenter": "boxes"}
+    body = {"folder": str(folder), "seed": 3, "overrides": {"steps": 2}}  # the default stages: auto, SAM vit_b
     response = requests.post(url + "/alien/process", json=body, auth=AUTH, timeout=60)
     assert response.status_code == 200, response.text
     job_id = response.json()["job_id"]
@@ -171,8 +175,14 @@ def test_folder_of_three_images_with_progress(webui):
         assert manifest["status"] == "done" and (out / r["outputs"]["result"]).is_file()
         assert manifest["models"]["inpaint"] == "webui-img2img"
         assert manifest["models"]["restore"] == "webui-swinir:SwinIR_4x"
+        assert manifest["models"]["segment"] == "sam_vit_b"
+        print("stage seconds:", manifest["timings"])
         jobs_run += len(manifest["plan"]["jobs"])
     print(f"inpaint jobs run through the WebUI: {jobs_run}")
+    log = (data / "webui.log").read_text()
+    assert "Error verifying pickled file" not in log and "Failed loading SwinIR" not in log, log[-5000:]
+    ours = data / "models" / "alien-filters"
+    assert not any(ours.rglob("*.part")) and not (ours / "transformers").exists(), "nothing was downloaded"
     texts = {p.get("textinfo") for p in seen_progress}
     print("progress textinfo seen:", sorted(t for t in texts if t)[:8])
     assert any(t and t.startswith("Alien Filters") for t in texts)
