@@ -10,15 +10,15 @@ from pathlib import Path
 from typing import Sequence
 
 from . import __version__
-from .batch import BatchRunner, BatchSettings
+from .batch.lock import OutputFolderError
+from .batch.progress_bar import TqdmProgress
+from .batch.runner import BatchRunner, BatchSettings
+from .core.pipeline import PipelineOptions, StageMissing, required_stages
+from .core.sizing import WorkingSize
 from .models.download import DownloadError
-from .outdir_lock import OutputFolderError
-from .pipeline import PipelineOptions, StageMissing, required_stages
-from .progress_bar import TqdmProgress
 from .report.cli import add_parser as add_report_parser
-from .sizing import WorkingSize
-from .theme_check import check_theme
 from .themes import ThemeError, get_theme, load_catalog, load_theme
+from .themes.lint import check_theme
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_model_args(parser: argparse.ArgumentParser) -> None:
-    from .factory import StageChoices
+    from .core.run_options import StageChoices
 
     parser.add_argument("--models-dir", type=Path, default=None,
                         help="models folder (default: $ALIEN_FILTERS_MODELS or ~/.cache/alien-filters/models)")
@@ -117,7 +117,7 @@ def cmd_check_theme(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from .factory import make_manager
+    from .stages.factory import make_manager
 
     rows = make_manager(args.models_dir, allow_download=False).status()
     if args.json:
@@ -130,7 +130,8 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_process(args: argparse.Namespace) -> int:
-    from .factory import StageChoices, build_stages
+    from .core.run_options import StageChoices
+    from .stages.factory import build_stages
 
     try:
         theme = get_theme(args.theme, args.themes_dir)
@@ -144,10 +145,12 @@ def cmd_process(args: argparse.Namespace) -> int:
         working_size=WorkingSize(args.short_side, args.max_long_side),
     )
     choices = StageChoices(restorer=args.restorer, detector=args.detector, segmenter=args.segmenter)
+    options = choices.pipeline_options(options)
+    stop = _StopOnSignal()
     try:
         stages = build_stages(choices, options, models_dir=args.models_dir, device=args.device,
                               checkpoint=args.checkpoint, checkpoint_config=args.checkpoint_config,
-                              allow_download=not args.offline)
+                              allow_download=not args.offline, interrupted=stop.now)
         missing = required_stages(stages, options)
         if missing:
             raise StageMissing(f"stage(s) not available: {', '.join(missing)}")
@@ -157,9 +160,9 @@ def cmd_process(args: argparse.Namespace) -> int:
     settings = BatchSettings(out_dir=args.out, seed=args.seed, limit=args.limit, options=options,
                              save_previews=not args.no_preview, save_masks=args.save_masks,
                              use_cache=not args.no_cache)
-    stop = _StopOnSignal()
     with TqdmProgress() as progress:
-        runner = BatchRunner(stages, theme, settings, progress=progress, stop_after_image=stop)
+        runner = BatchRunner(stages, theme, settings, progress=progress, interrupted=stop.now,
+                             stop_after_image=stop)
         try:
             report = runner.run(args.inputs)
         except OutputFolderError as exc:
@@ -172,17 +175,24 @@ def cmd_process(args: argparse.Namespace) -> int:
 
 
 class _StopOnSignal:
-    """First Ctrl-C: finish the current image, then stop. Second Ctrl-C: stop now."""
+    """First Ctrl-C: finish the current image, then stop. Second: stop now (between stages, jobs and diffusion
+    steps; the image is recorded as interrupted, not failed). Third: exit at once."""
 
     def __init__(self) -> None:
-        self.requested = False
+        self.requested = 0
         signal.signal(signal.SIGINT, self._handle)
 
     def _handle(self, signum: int, frame: object) -> None:
-        if self.requested:
+        self.requested += 1
+        if self.requested == 1:
+            print("\nstopping after the current image (Ctrl-C again to stop now)", file=sys.stderr)
+        elif self.requested == 2:
+            print("\nstopping now (Ctrl-C again to exit at once)", file=sys.stderr)
+        else:
             raise KeyboardInterrupt
-        self.requested = True
-        print("\nstopping after the current image (Ctrl-C again to stop now)", file=sys.stderr)
 
     def __call__(self) -> bool:
-        return self.requested
+        return self.requested >= 1
+
+    def now(self) -> bool:
+        return self.requested >= 2

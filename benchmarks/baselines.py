@@ -14,9 +14,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from alien_filters import masks as mask_ops
-from alien_filters.planning import InpaintJob
-from alien_filters.segment import SamSegmenter
+from alien_filters.core import masks as mask_ops
+from alien_filters.core.contracts import InpaintJob
+from alien_filters.stages.segment import SamSegmenter
 
 from .recording import ImageRecord
 from .scenes import scale_objects

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 import torch
 from segment_anything import sam_model_registry
 
-from alien_filters.sam_attention import use_fused_attention
+from alien_filters.stages.sam_attention import use_fused_attention
 
 
 def profile_encoder(encoder: torch.nn.Module, repeats: int) -> tuple[float, dict[str, float]]:

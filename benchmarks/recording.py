@@ -9,9 +9,8 @@ from typing import Sequence
 
 from PIL import Image
 
-from alien_filters.pipeline import boxes_as_masks
-from alien_filters.planning import InpaintJob
-from alien_filters.stages import ClassMasks, Detection, Inpainter, Segmenter, Tagger, Tags
+from alien_filters.core.contracts import ClassMasks, Detection, Inpainter, InpaintJob, Segmenter, Tagger, Tags
+from alien_filters.core.pipeline import boxes_as_masks
 
 from .scenes import scale_objects
 

@@ -17,10 +17,10 @@ from typing import Sequence
 import torch
 from PIL import Image
 
-from alien_filters.atomic import write_json
+from alien_filters.batch.atomic import write_json
+from alien_filters.core.sizing import WorkingSize
 from alien_filters.models.manager import ModelManager
-from alien_filters.restore import MODEL_NAMES, SwinIRRestorer, choose_scale
-from alien_filters.sizing import WorkingSize
+from alien_filters.stages.restore import MODEL_NAMES, SwinIRRestorer, choose_scale
 
 from .instrument import load_average, machine_info
 from .models import ModelsSpec, ensure_models

@@ -23,16 +23,18 @@ from typing import Any, Sequence
 import torch
 from PIL import Image
 
-from alien_filters.batch import BatchRunner, BatchSettings
-from alien_filters.compositing import clamp_box, model_size
-from alien_filters.factory import StageChoices, build_stages, make_manager
-from alien_filters.inputs import discover
+from alien_filters.batch.discovery import discover
+from alien_filters.batch.runner import BatchRunner, BatchSettings
+from alien_filters.core.compositing import clamp_box, model_size
+from alien_filters.core.contracts import ProgressEvent
+from alien_filters.core.pipeline import STAGE_NAMES, PipelineOptions, Stages
+from alien_filters.core.run_options import StageChoices
+from alien_filters.core.sizing import WorkingSize
+from alien_filters.core.theme import Theme
 from alien_filters.models.device import pick_device
-from alien_filters.pipeline import STAGE_NAMES, PipelineOptions, Stages
-from alien_filters.restore import choose_scale
-from alien_filters.sizing import WorkingSize
-from alien_filters.stages import ProgressEvent
-from alien_filters.themes import Theme, get_theme
+from alien_filters.stages.factory import build_stages, make_manager
+from alien_filters.stages.restore import choose_scale
+from alien_filters.themes import get_theme
 
 from . import baselines
 from .instrument import ForwardTimer, PeakRss, load_average, machine_info

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from alien_filters.stages import Detection
+from alien_filters.core.contracts import Detection
 
 COLOURS: dict[str, tuple[int, int, int]] = {
     "window": (70, 120, 230), "curtain": (20, 170, 170), "painting": (190, 40, 190), "television": (15, 15, 15),

@@ -9,8 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from alien_filters.batch import BatchRunner, BatchSettings
-from alien_filters.pipeline import Stages
+from alien_filters.batch.runner import BatchRunner, BatchSettings
+from alien_filters.core.pipeline import Stages
 from alien_filters.themes import get_theme
 from tests.doubles import ColourSegmenter, ColourTagger, PaintInpainter, ResizeRestorer
 

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from alien_filters.pipeline import Stages
-from alien_filters.themes import Theme, get_theme
+from alien_filters.core.pipeline import Stages
+from alien_filters.core.theme import Theme
+from alien_filters.themes import get_theme
 from tests.doubles import ColourSegmenter, ColourTagger, PaintInpainter, ResizeRestorer
 from tests.rooms import write_rooms
 

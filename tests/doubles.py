@@ -13,8 +13,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from alien_filters.planning import InpaintJob
-from alien_filters.stages import ClassMasks, Detection, Tags
+from alien_filters.core.contracts import ClassMasks, Detection, InpaintJob, Tags
 from tests.rooms import PALETTE
 
 TOLERANCE = 40

@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from alien_filters.atomic import TMP_PREFIX
-from alien_filters.batch import REPORT_NAME, BatchRunner, BatchSettings
-from alien_filters.masks import rle_decode
-from alien_filters.outdir_lock import OutputFolderBusy, OutputFolderLock
-from alien_filters.pipeline import PipelineOptions
+from alien_filters.batch.atomic import TMP_PREFIX
+from alien_filters.batch.lock import OutputFolderBusy, OutputFolderLock
+from alien_filters.batch.runner import REPORT_NAME, BatchRunner, BatchSettings
+from alien_filters.core.masks import rle_decode
+from alien_filters.core.pipeline import PipelineOptions
 from alien_filters.themes import get_theme
 
 ROOT = Path(__file__).resolve().parents[1]

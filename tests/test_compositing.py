@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from alien_filters.compositing import clamp_box, crop_for_job, crop_mask, model_size, paste_back
+from alien_filters.core.compositing import clamp_box, crop_for_job, crop_mask, model_size, paste_back
 
 
 def _noise(height: int, width: int, channels: int = 3, seed: int = 0) -> np.ndarray:

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from alien_filters.imageio import (
+from alien_filters.batch.imageio import (
     DEFAULT_MAX_PIXELS,
     IMAGE_EXTENSIONS,
     ImageLoadError,

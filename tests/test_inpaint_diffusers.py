@@ -12,10 +12,10 @@ import pytest
 import torch
 from PIL import Image
 
-from alien_filters.inpaint_diffusers import DiffusersInpainter, InpaintCheckpointError, InpaintInterrupted
-from alien_filters.inpaint_settings import InpaintSettings
-from alien_filters.planning import InpaintJob
-from alien_filters.stages import Inpainter, Releasable
+from alien_filters.core.contracts import Inpainter, InpaintJob, Releasable
+from alien_filters.core.pipeline import Interrupted
+from alien_filters.core.settings import InpaintSettings
+from alien_filters.stages.inpaint_diffusers import DiffusersInpainter, InpaintCheckpointError
 from tests.builders_diffusion import single_file_config_dir, write_tiny_inpaint_checkpoint
 
 pytestmark = pytest.mark.filterwarnings("ignore")
@@ -157,7 +157,7 @@ def test_interrupt_stops_between_steps(checkpoint, room, centre_job) -> None:
     inpainter = DiffusersInpainter(checkpoint, interrupted=interrupted)
     unet_calls: list[int] = []
     inpainter.pipeline.unet.register_forward_hook(lambda *_: unet_calls.append(1))
-    with pytest.raises(InpaintInterrupted):
+    with pytest.raises(Interrupted):
         inpainter.inpaint(room, _job(centre_job.mask, centre_job.box, steps=6))
     assert len(unet_calls) == 2 and len(checks) == 3
     inpainter.interrupted = None  # the same pipeline still works after an interrupted job
@@ -166,7 +166,7 @@ def test_interrupt_stops_between_steps(checkpoint, room, centre_job) -> None:
 
 def test_interrupt_before_a_job_runs_nothing(checkpoint, room, centre_job) -> None:
     inpainter = DiffusersInpainter(checkpoint, interrupted=lambda: True)
-    with pytest.raises(InpaintInterrupted):
+    with pytest.raises(Interrupted):
         inpainter.inpaint(room, centre_job)
     assert inpainter._pipe is None
 

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from alien_filters import masks as M
+from alien_filters.core import masks as M
 
 
 def arr(text: str) -> np.ndarray:

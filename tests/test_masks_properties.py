@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import ndimage
 
-from alien_filters import masks as M
+from alien_filters.core import masks as M
 
 quick = settings(max_examples=80, deadline=None)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from alien_filters.cache import StageCache
-from alien_filters.pipeline import Interrupted, Pipeline, PipelineOptions, StageFailed, StageMissing, Stages
-from alien_filters.stages import ProgressEvent
+from alien_filters.batch.cache import StageCache
+from alien_filters.core.contracts import ProgressEvent
+from alien_filters.core.pipeline import Interrupted, Pipeline, PipelineOptions, StageFailed, StageMissing, Stages
 from tests.rooms import room_image
 
 

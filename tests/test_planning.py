@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from alien_filters.planning import derive_seed, plan_jobs
-from alien_filters.stages import Tags
+from alien_filters.core.contracts import Tags
+from alien_filters.core.planning import derive_seed, plan_jobs
 from alien_filters.themes import parse_theme
 
 THEME = """
@@ -123,7 +123,7 @@ def test_grow_applies_rule_settings(theme):
 
 
 def test_plan_to_dict_round_trips_masks(theme):
-    from alien_filters.masks import rle_decode
+    from alien_filters.core.masks import rle_decode
 
     masks = {"table": box((30, 30), 5, 15, 5, 15)}
     data = plan_jobs(Tags(), masks, theme, seed=1).to_dict()

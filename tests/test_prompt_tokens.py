@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from alien_filters.prompt_tokens import CLIP_PROMPT_TOKENS, clip_token_counter, long_prompt_warnings
 from alien_filters.themes import builtin_themes_dir, get_theme, parse_theme
+from alien_filters.themes.prompt_tokens import CLIP_PROMPT_TOKENS, clip_token_counter, long_prompt_warnings
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from alien_filters.batch import BatchRunner, BatchSettings
-from alien_filters.pipeline import PipelineOptions, Stages
+from alien_filters.batch.runner import BatchRunner, BatchSettings
+from alien_filters.core.pipeline import PipelineOptions, Stages
 from alien_filters.report.collect import LazyTagger, StageUnavailable
 from alien_filters.report.run import ReportOptions, run_report
 from alien_filters.themes import parse_theme

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import alien_filters.factory as factory
+import alien_filters.stages.factory as factory
 from alien_filters.report.cli import add_parser
 from tests.builders_detectors import CLIP_DIR, OWLVIT_DIR, write_clip, write_owlvit
 from tests.report_rooms import write_bad_files, write_group

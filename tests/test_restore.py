@@ -12,10 +12,10 @@ import torch.nn.functional as F
 from PIL import Image
 from spandrel import ImageModelDescriptor, ModelLoader
 
+from alien_filters.core.contracts import Releasable, Restorer
+from alien_filters.core.sizing import WorkingSize
 from alien_filters.models.manager import ModelManager, ModelMissingError
-from alien_filters.restore import RestoreError, SwinIRRestorer, choose_scale, run_tiled, tile_starts
-from alien_filters.sizing import WorkingSize
-from alien_filters.stages import Releasable, Restorer
+from alien_filters.stages.restore import RestoreError, SwinIRRestorer, choose_scale, run_tiled, tile_starts
 from tests.builders_swinir import CONFIGS, build_swinir, write_swinir
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from segment_anything.modeling.image_encoder import Attention, ImageEncoderViT
 
-from alien_filters.sam_attention import FusedAttention, use_fused_attention
+from alien_filters.stages.sam_attention import FusedAttention, use_fused_attention
 
 
 def _randomise_relative_positions(module: torch.nn.Module, seed: int) -> None:

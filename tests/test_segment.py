@@ -15,10 +15,10 @@ import torch
 from PIL import Image
 from segment_anything import SamAutomaticMaskGenerator, SamPredictor
 
-from alien_filters.sam_attention import FusedAttention
-from alien_filters.segment import AutoMaskSettings, SamSegmenter, region_crop
-from alien_filters.stages import Detection, Releasable, Segmenter
-from alien_filters.tagging import ClipStyleScorer, OwlDetector
+from alien_filters.core.contracts import Detection, Releasable, Segmenter
+from alien_filters.stages.sam_attention import FusedAttention
+from alien_filters.stages.segment import AutoMaskSettings, SamSegmenter, region_crop
+from alien_filters.stages.tagging import ClipStyleScorer, OwlDetector
 from tests.builders_detectors import SAM_FILES, room_image, write_clip, write_models_folder, write_sam
 
 IMAGE = room_image(160, 96, 7)

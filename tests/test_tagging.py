@@ -10,8 +10,8 @@ import torch
 import transformers
 from PIL import Image
 
-from alien_filters.stages import Releasable, Tagger, Tags
-from alien_filters.tagging import ClipStyleScorer, ObjectStyleTagger, OwlDetector
+from alien_filters.core.contracts import Releasable, Tagger, Tags
+from alien_filters.stages.tagging import ClipStyleScorer, ObjectStyleTagger, OwlDetector
 from tests.builders_detectors import owlv2_available, room_image, write_clip, write_owlv2, write_owlvit
 
 QUERIES = [("a bed", "bed"), ("a photo of a bed", "bed"), ("a lamp", "lamp"), ("an armchair", "armchair")]

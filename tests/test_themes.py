@@ -9,13 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from alien_filters import themes
-from alien_filters.inpaint_settings import InpaintSettings
+from alien_filters.core.settings import SETTING_BOUNDS, InpaintSettings
+from alien_filters.core.theme import FrozenMapping, Rule, Theme, with_canonical_classes
+from alien_filters.core.vocabulary import Vocabulary, load_vocabulary
 from alien_filters.themes import (
-    SETTING_LIMITS,
-    FrozenMapping,
-    Rule,
-    Theme,
     ThemeError,
     UnknownThemeError,
     builtin_themes_dir,
@@ -23,11 +20,10 @@ from alien_filters.themes import (
     load_catalog,
     load_theme,
     parse_theme,
+    parsing,
     theme_warnings,
     unknown_classes,
-    with_canonical_classes,
 )
-from alien_filters.vocabulary import Vocabulary, load_vocabulary
 
 BUILTINS = ["alien", "cyberpunk", "winter_holiday"]
 ALIEN_REQUIRED = [
@@ -199,7 +195,7 @@ def test_rules_are_hashable_and_overrides_read_only() -> None:
 
 
 def test_setting_limits_cover_every_inpaint_setting() -> None:
-    assert set(SETTING_LIMITS) == set(InpaintSettings.field_names())
+    assert set(SETTING_BOUNDS) == set(InpaintSettings.field_names())
 
 
 # ------------------------------------------------------------------------------------------- hash and to_dict
@@ -346,7 +342,7 @@ def test_errors_name_file_line_and_field(text: str, line: int, field: str | None
 def test_syntax_error_lines_do_not_depend_on_libyaml(composer: str, monkeypatch: pytest.MonkeyPatch) -> None:
     if not hasattr(yaml, composer):
         pytest.skip(f"PyYAML built without {composer}")
-    monkeypatch.setattr(themes, "_COMPOSER", getattr(yaml, composer))
+    monkeypatch.setattr(parsing, "_COMPOSER", getattr(yaml, composer))
     for text, line in [("name: x\ndescription: a: b\n", 2), ("name: x\nrules:\n  - classes: [bed\n    prompt: p\n", 4)]:
         with pytest.raises(ThemeError) as info:
             parse_theme(text, "t.yaml")
@@ -363,9 +359,9 @@ def test_error_text_matches_the_documented_form() -> None:
     assert str(info.value) == "themes/bad.yaml:9: rules[3].priority: must be an integer, got 'high'"
 
 
-@pytest.mark.parametrize(("key", "limits"), SETTING_LIMITS.items())
-def test_each_setting_accepts_its_bounds_and_rejects_beyond(key: str, limits: tuple[type, float, float]) -> None:
-    kind, low, high = limits
+@pytest.mark.parametrize(("key", "limits"), SETTING_BOUNDS.items())
+def test_each_setting_accepts_its_bounds_and_rejects_beyond(key: str, limits) -> None:
+    kind, low, high, _ = limits
     step = 1 if kind is int else 0.01
     for ok in (low, high):
         assert parse_theme(f"name: x\ndefaults: {{{key}: {ok}}}\n{RULES}").defaults.to_dict()[key] == ok

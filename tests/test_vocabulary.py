@@ -7,13 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from alien_filters.vocabulary import (
-    DEFAULT_PATH,
-    ObjectClass,
-    Vocabulary,
-    VocabularyError,
-    load_vocabulary,
-)
+from alien_filters.core.vocabulary import DEFAULT_PATH, ObjectClass, Vocabulary, VocabularyError, load_vocabulary
 
 ISSUE_CLASSES = [
     "bed", "pillow", "blanket", "nightstand", "table", "desk", "chair", "armchair", "sofa", "lamp",
@@ -153,7 +147,7 @@ def test_ambiguous_vocabulary_cannot_be_built_directly() -> None:
 
 
 def test_per_class_thresholds_are_read_and_checked(tmp_path):
-    from alien_filters.vocabulary import VocabularyError, load_vocabulary
+    from alien_filters.core.vocabulary import VocabularyError, load_vocabulary
 
     default = load_vocabulary()
     assert default.thresholds()["wall"] == 0.15 and "bed" not in default.thresholds()

@@ -8,13 +8,15 @@ from typing import Callable, TypeVar
 
 import torch
 
+from ..core.errors import AlienFiltersError
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 OFFLOAD_MODES = ("cpu", "free", "none")
 
 
-class DeviceError(ValueError):
+class DeviceError(AlienFiltersError, ValueError):
     """A requested device does not exist on this machine."""
 
 

@@ -17,13 +17,15 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from ..core.errors import AlienFiltersError
+
 log = logging.getLogger(__name__)
 
 CHUNK = 1 << 20
 USER_AGENT = "alien-filters-model-manager"
 
 
-class DownloadError(RuntimeError):
+class DownloadError(AlienFiltersError, RuntimeError):
     """A download failed; the message names the file, its URL and where to put it by hand."""
 
 

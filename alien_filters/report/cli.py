@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..progress_bar import TqdmProgress
+from ..batch.progress_bar import TqdmProgress
 from ..themes import ThemeError, get_theme
 
 EXIT_OK, EXIT_USAGE = 0, 2
@@ -35,8 +35,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Run the report with the stand-alone tagger (built only when an image has no cached tags)."""
-    from ..factory import STYLE_MODEL, StageChoices, build_tagger, make_manager
+    from ..core.run_options import StageChoices
     from ..models.device import pick_device
+    from ..stages.factory import STYLE_MODEL, build_tagger, detector_model, make_manager
     from .collect import LazyEmbedder, LazyTagger, StageUnavailable
     from .embed import ClipImageEmbedder, Embedder
     from .run import ReportOptions, run_report
@@ -49,7 +50,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     manager = make_manager(args.models_dir, allow_download=not args.offline)
     choices = StageChoices()
-    tagger = LazyTagger(f"{choices.detector_model()}+{STYLE_MODEL}", lambda: build_tagger(manager, choices, device))
+    tagger = LazyTagger(f"{detector_model(choices)}+{STYLE_MODEL}", lambda: build_tagger(manager, choices, device))
     embedder: Embedder | None = None
     clip_folder = None if args.no_embeddings else manager.locate(STYLE_MODEL)
     if clip_folder is not None:

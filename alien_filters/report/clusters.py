@@ -14,7 +14,7 @@ from PIL import Image
 from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 
-from ..imageio import ImageLoadError, load_image
+from ..batch.imageio import ImageLoadError, load_image
 
 
 @dataclass

@@ -15,11 +15,12 @@ from typing import Any, Callable, Generic, Sequence, TypeVar
 import numpy as np
 from PIL import Image
 
-from ..cache import StageCache, cache_key
-from ..imageio import DEFAULT_MAX_PIXELS, ImageLoadError, load_image, sha256_file
-from ..manifest import FORMAT as MANIFEST_FORMAT
-from ..sizing import WorkingSize
-from ..stages import Tagger, Tags
+from ..batch.cache import StageCache
+from ..batch.imageio import DEFAULT_MAX_PIXELS, ImageLoadError, load_image, sha256_file
+from ..batch.manifest import FORMAT as MANIFEST_FORMAT
+from ..core.cache import cache_key
+from ..core.contracts import Tagger, Tags
+from ..core.sizing import WorkingSize
 from .embed import Embedder, decode_embedding, encode_embedding
 
 SOURCES = ("cache", "manifest", "tagger")

@@ -13,13 +13,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .. import atomic
-from ..cache import StageCache
-from ..imageio import DEFAULT_MAX_PIXELS
-from ..inputs import discover
-from ..sizing import WorkingSize
-from ..stages import InterruptCheck, ProgressEvent, ProgressSink, Tagger, never_interrupted, no_progress
-from ..themes import Theme
+from ..batch import atomic
+from ..batch.cache import StageCache
+from ..batch.discovery import discover
+from ..batch.imageio import DEFAULT_MAX_PIXELS
+from ..core.contracts import InterruptCheck, ProgressEvent, ProgressSink, Tagger, never_interrupted, no_progress
+from ..core.sizing import WorkingSize
+from ..core.theme import Theme
 from . import charts
 from .clusters import Clustering, choose_clusters, contact_sheet, describe, projection_2d
 from .collect import BadFile, Collector, ManifestIndex

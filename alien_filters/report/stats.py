@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
 
-from ..planning import image_style_tags
-from ..stages import Tags
-from ..themes import Theme, with_canonical_classes
-from ..vocabulary import load_vocabulary
+from ..core.contracts import Tags
+from ..core.planning import image_style_tags
+from ..core.theme import Theme, with_canonical_classes
+from ..core.vocabulary import load_vocabulary
 from .collect import TagRecord
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 if TYPE_CHECKING:
-    from ..stages import InterruptCheck, ProgressSink, Tagger
+    from ..core.contracts import InterruptCheck, ProgressSink, Tagger
     from .embed import Embedder
 
 RunReportFn = Callable[[list[Path], Path, str], tuple[str, Path | None]]
@@ -44,7 +44,7 @@ def make_run_report_fn(tagger: Tagger, themes_dir: Path | None = None, embedder:
     ``progress`` and ``interrupted`` connect the WebUI's progress bar and Interrupt button."""
 
     def run(inputs: list[Path], out_dir: Path, theme_name: str) -> tuple[str, Path | None]:
-        from ..stages import never_interrupted, no_progress
+        from ..core.contracts import never_interrupted, no_progress
         from ..themes import get_theme
         from .run import ReportOptions, run_report
 

@@ -7,9 +7,10 @@ from pathlib import Path
 
 from modules import paths_internal
 
-from ..factory import StageChoices, build_stages, make_manager
+from ..core.pipeline import PipelineOptions, Stages
+from ..core.run_options import StageChoices
 from ..models.manager import hf_hub_cache
-from ..pipeline import PipelineOptions, Stages
+from ..stages.factory import build_stages, make_manager
 from . import runtime
 from .inpainter import WebUIInpainter
 from .settings import AlienSettings, current

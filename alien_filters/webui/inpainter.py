@@ -9,10 +9,10 @@ import numpy as np
 from modules import processing, shared
 from PIL import Image
 
-from .. import masks
-from ..compositing import clamp_box, job_mask, model_size, paste_back
-from ..pipeline import Interrupted
-from ..planning import InpaintJob
+from ..core import masks
+from ..core.compositing import clamp_box, job_mask, model_size, paste_back
+from ..core.contracts import InpaintJob
+from ..core.pipeline import Interrupted
 from . import runtime
 
 DEFAULT_SAMPLER = "DPM++ 2M"

@@ -8,11 +8,9 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
-from ..batch import ItemOutcome
+from ..batch.runner import ItemOutcome
+from ..core.states import FINISHED_JOB_STATES, JobState
 from . import console
-
-STATES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
-FINISHED = ("done", "failed", "cancelled", "interrupted")
 
 
 @dataclass
@@ -20,7 +18,7 @@ class Job:
     id: str
     folder: str
     out_dir: str
-    state: str = "queued"
+    state: JobState = JobState.QUEUED
     progress: float = 0.0
     text: str = ""
     total: int = 0
@@ -45,7 +43,7 @@ class JobHandle:
         self.id = job_id
 
     def started(self) -> None:
-        self._registry._update(self.id, state="running")
+        self._registry._update(self.id, state=JobState.RUNNING)
 
     def cancelled(self) -> bool:
         job = self._registry.get(self.id)
@@ -111,8 +109,8 @@ class JobRegistry:
             job = self._jobs.get(job_id)
             if job is None:
                 return None
-            running = job.state == "running"
-            if job.state not in FINISHED:
+            running = job.state is JobState.RUNNING
+            if job.state not in FINISHED_JOB_STATES:
                 job.cancel_requested = True
         if running and self.on_cancel is not None:
             self.on_cancel(self.get(job_id))
@@ -139,21 +137,21 @@ class JobRegistry:
                 work(handle)
         except Exception as exc:  # the job records the failure; the server goes on
             console.unexpected(f"job {job_id} failed")  # the traceback, on the WebUI's console
-            self._finish(job_id, "failed", f"{type(exc).__name__}: {exc}")
+            self._finish(job_id, JobState.FAILED, f"{type(exc).__name__}: {exc}")
             return
         job = self.get(job_id)
         if job is None:
             return
         if job.cancel_requested:
-            self._finish(job_id, "cancelled")
+            self._finish(job_id, JobState.CANCELLED)
         elif job.stopped_at:
-            self._finish(job_id, "interrupted")
+            self._finish(job_id, JobState.INTERRUPTED)
         else:
-            self._finish(job_id, "done")
+            self._finish(job_id, JobState.DONE)
 
-    def _finish(self, job_id: str, state: str, error: str | None = None) -> None:
+    def _finish(self, job_id: str, state: JobState, error: str | None = None) -> None:
         changes: dict[str, Any] = {"state": state, "finished": time.time()}
-        if state == "done":
+        if state is JobState.DONE:
             changes["progress"] = 1.0
         if error is not None:
             changes["error"] = error
@@ -161,6 +159,6 @@ class JobRegistry:
         self._threads.pop(job_id, None)
 
     def _prune(self) -> None:
-        finished = [j for j in self._jobs.values() if j.state in FINISHED]
+        finished = [j for j in self._jobs.values() if j.state in FINISHED_JOB_STATES]
         for job in sorted(finished, key=lambda j: j.created)[: max(0, len(finished) - self.keep)]:
             del self._jobs[job.id]

@@ -14,7 +14,7 @@ from typing import Iterator
 
 from modules import call_queue, progress, sd_models, shared
 
-from ..stages import ProgressEvent
+from ..core.contracts import ProgressEvent
 
 JOB_NAME = "alien_filters"
 _local = threading.local()

@@ -3,21 +3,21 @@ folder jobs."""
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 from PIL import Image
 
-from ..batch import BatchRunner, BatchSettings, ItemOutcome
-from ..factory import StageChoices
-from ..imageio import DEFAULT_MAX_PIXELS, decode_image_bytes, sha256_bytes
-from ..inpaint_settings import InpaintSettings
-from ..pipeline import STAGE_NAMES, ImageResult, Interrupted, PipelineOptions, StageFailed, Stages
-from ..preview import render_preview
-from ..stages import ProgressEvent
-from ..themes import Theme, ThemeCatalog, get_theme, load_catalog, parse_theme
+from ..batch.imageio import DEFAULT_MAX_PIXELS, decode_image_bytes, sha256_bytes
+from ..batch.preview import render_preview
+from ..batch.runner import BatchRunner, BatchSettings, ItemOutcome
+from ..core.contracts import ProgressEvent
+from ..core.pipeline import STAGE_NAMES, ImageResult, Interrupted, PipelineOptions, StageFailed, Stages
+from ..core.run_options import StageChoices
+from ..core.states import ImageStatus
+from ..core.theme import Theme
+from ..themes import ThemeCatalog, get_theme, load_catalog, parse_theme
 from . import console, runtime
 from .jobs import Job, JobHandle, JobRegistry
 from .settings import AlienSettings, current
@@ -40,10 +40,8 @@ class RunOptions:
 
 
     def pipeline_options(self) -> PipelineOptions:
-        """The options the pipeline runs with: segmenter 'boxes' means detection boxes become the masks."""
-        if self.choices.segmenter == "boxes" and self.options.segment:
-            return dataclasses.replace(self.options, segment=False)
-        return self.options
+        """The options the pipeline runs with (see :meth:`StageChoices.pipeline_options`)."""
+        return self.choices.pipeline_options(self.options)
 
 
 @dataclass
@@ -51,23 +49,11 @@ class ImageOutcome:
     """One in-memory image: the result (None for a dry run or a failure), its manifest, or what went wrong."""
 
     name: str
-    status: str
+    status: ImageStatus
     result: ImageResult | None = None
     manifest: dict[str, Any] | None = None
     preview: Image.Image | None = None
     message: str = ""
-
-
-def with_overrides(theme: Theme, overrides: Mapping[str, Any]) -> Theme:
-    """``theme`` with InpaintSettings ``overrides`` applied to its defaults and to every rule (they win)."""
-    if not overrides:
-        return theme
-    unknown = set(overrides) - set(InpaintSettings.field_names())
-    if unknown:
-        raise ValueError(f"unknown inpaint settings in overrides: {', '.join(sorted(unknown))}; "
-                         f"known: {', '.join(InpaintSettings.field_names())}")
-    rules = tuple(dataclasses.replace(r, overrides={**dict(r.overrides), **dict(overrides)}) for r in theme.rules)
-    return dataclasses.replace(theme, defaults=theme.defaults.merged(overrides), rules=rules)
 
 
 @dataclass(frozen=True)
@@ -142,13 +128,13 @@ class AlienService:
                     result, manifest = runner.process_in_memory(image, name, upload.sha256)
                 except StageFailed as exc:
                     console.image_failed(name, str(exc))
-                    outcomes.append(ImageOutcome(name, "failed", message=str(exc)))
+                    outcomes.append(ImageOutcome(name, ImageStatus.FAILED, message=str(exc)))
                     continue
                 except Interrupted as exc:
-                    outcomes.append(ImageOutcome(name, "interrupted", message=str(exc)))
+                    outcomes.append(ImageOutcome(name, ImageStatus.INTERRUPTED, message=str(exc)))
                     break
                 preview = render_preview(image, result) if run.save_previews else None
-                status = "done" if run.options.inpaint else "planned"
+                status = ImageStatus.DONE if run.options.inpaint else ImageStatus.PLANNED
                 outcomes.append(ImageOutcome(name, status, result, manifest, preview))
         return outcomes
 
@@ -168,11 +154,11 @@ class AlienService:
                                      interrupted=lambda: handle.cancelled() or runtime.interrupted())
                 report = runner.run([folder])
             console.failures((o.input, o.status, o.message) for o in report.outcomes)
-            console.failures((str(p.path), "failed", p.problem) for p in report.problems)
+            console.failures((str(p.path), ImageStatus.FAILED, p.problem) for p in report.problems)
             for outcome in report.outcomes:
                 handle.add_result(outcome)
             for problem in report.problems:
-                handle.add_result(ItemOutcome(str(problem.path), "failed", message=problem.problem))
+                handle.add_result(ItemOutcome(str(problem.path), ImageStatus.FAILED, message=problem.problem))
             if report.interrupted:
                 handle.stopped(report.stopped_at or "unknown")
 

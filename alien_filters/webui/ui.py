@@ -15,14 +15,16 @@ from typing import Any
 import gradio as gr
 from PIL import Image
 
-from ..batch import BatchReport
-from ..factory import StageChoices
-from ..imageio import ImageLoadError
-from ..inputs import discover
-from ..manifest import tags_line
-from ..pipeline import PipelineOptions
-from ..theme_check import check_theme
-from ..themes import NAME_PATTERN, ThemeError, parse_theme
+from ..batch.discovery import discover
+from ..batch.imageio import ImageLoadError
+from ..batch.manifest import tags_line
+from ..batch.runner import BatchReport
+from ..core.pipeline import PipelineOptions
+from ..core.run_options import StageChoices
+from ..core.states import ImageStatus
+from ..core.theme import NAME_PATTERN
+from ..themes import ThemeError, parse_theme
+from ..themes.lint import check_theme
 from . import console, runtime
 from .paths import PathNotAllowed, outside_roots, resolve_inside
 from .service import AlienService, RunOptions
@@ -145,7 +147,7 @@ class TabActions:
         with runtime.session(task_id if str(task_id).startswith("task(") else runtime.new_task_id()):
             report = self.service.runner(run, out_dir).run(inputs)
         console.failures((o.input, o.status, o.message) for o in report.outcomes)
-        console.failures((str(p.path), "failed", p.problem) for p in report.problems)
+        console.failures((str(p.path), ImageStatus.FAILED, p.problem) for p in report.problems)
         gallery, selection = _gallery(report, out_dir)
         return gallery, selection, report.summary()
 

@@ -7,12 +7,13 @@ import os
 from modules import shared
 from PIL import Image
 
+from ..core.errors import AlienFiltersError
 from . import runtime
 
 SWINIR_CLASS = "UpscalerSwinIR"
 
 
-class NoSwinIRUpscaler(RuntimeError):
+class NoSwinIRUpscaler(AlienFiltersError, RuntimeError):
     """The WebUI lists no SwinIR upscaler (the built-in SwinIR extension is disabled or missing)."""
 
 

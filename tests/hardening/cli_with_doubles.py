@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import sys
 
-from alien_filters import cli, factory
-from alien_filters.pipeline import PipelineOptions, Stages
+from alien_filters import cli
+from alien_filters.core.pipeline import PipelineOptions, Stages
+from alien_filters.stages import factory
 from tests.doubles import ColourSegmenter, ColourTagger, PaintInpainter, ResizeRestorer
 
 

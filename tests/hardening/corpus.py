@@ -241,7 +241,7 @@ def checked_manifests(out: Path) -> dict[Path, list[Path]]:
     """Every image manifest under ``out`` (batch report and stage cache left out) -> the outputs it names.
 
     Asserts that each manifest is valid JSON and that every output it names exists."""
-    from alien_filters.output_names import CACHE_DIR_NAME, REPORT_NAME
+    from alien_filters.batch.output_names import CACHE_DIR_NAME, REPORT_NAME
 
     found: dict[Path, list[Path]] = {}
     for manifest_path in out.rglob("*.json"):

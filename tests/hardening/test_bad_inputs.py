@@ -23,12 +23,12 @@ import numpy as np
 import pytest
 
 from alien_filters import cli
-from alien_filters.atomic import TMP_PREFIX
-from alien_filters.batch import REPORT_NAME, BatchReport, BatchRunner, BatchSettings, ItemOutcome
-from alien_filters.masks import rle_decode
-from alien_filters.outdir_lock import LOCK_NAME
-from alien_filters.pipeline import PipelineOptions, Stages
-from alien_filters.sizing import WorkingSize
+from alien_filters.batch.atomic import TMP_PREFIX
+from alien_filters.batch.lock import LOCK_NAME
+from alien_filters.batch.runner import REPORT_NAME, BatchReport, BatchRunner, BatchSettings, ItemOutcome
+from alien_filters.core.masks import rle_decode
+from alien_filters.core.pipeline import PipelineOptions, Stages
+from alien_filters.core.sizing import WorkingSize
 from alien_filters.themes import get_theme, parse_theme
 from tests.doubles import ColourSegmenter, ColourTagger, PaintInpainter, ResizeRestorer
 from tests.hardening import cli_with_doubles

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from alien_filters.atomic import TMP_PREFIX
-from alien_filters.batch import REPORT_NAME, BatchRunner, BatchSettings
-from alien_filters.outdir_lock import LOCK_NAME
-from alien_filters.pipeline import Stages
+from alien_filters.batch.atomic import TMP_PREFIX
+from alien_filters.batch.lock import LOCK_NAME
+from alien_filters.batch.runner import REPORT_NAME, BatchRunner, BatchSettings
+from alien_filters.core.pipeline import Stages
 from alien_filters.themes import get_theme
 from tests.doubles import ColourSegmenter, ColourTagger, PaintInpainter, ResizeRestorer
 from tests.hardening.corpus import checked_manifests, snapshot

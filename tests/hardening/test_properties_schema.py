@@ -26,11 +26,11 @@ from modules import shared
 from PIL import Image
 from schemathesis.checks import positive_data_acceptance
 
-from alien_filters.batch import REPORT_NAME, SUFFIXES
-from alien_filters.imageio import ImageLoadError, decode_image_bytes
-from alien_filters.inputs import discover
-from alien_filters.planning import plan_jobs
-from alien_filters.stages import Detection, Tags
+from alien_filters.batch.discovery import discover
+from alien_filters.batch.imageio import ImageLoadError, decode_image_bytes
+from alien_filters.batch.runner import REPORT_NAME, SUFFIXES
+from alien_filters.core.contracts import Detection, Tags
+from alien_filters.core.planning import plan_jobs
 from alien_filters.themes import parse_theme
 from alien_filters.webui.paths import PathNotAllowed, resolve_inside
 from tests.webui.api_fixtures import make_app

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from modules import shared
 from PIL import Image
 
-from alien_filters.pipeline import Stages
+from alien_filters.core.pipeline import Stages
 from alien_filters.webui import api, settings
 from alien_filters.webui.inpainter import WebUIInpainter
 from alien_filters.webui.service import AlienService

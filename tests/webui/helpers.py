@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from alien_filters import masks
-from alien_filters.inpaint_settings import InpaintSettings
-from alien_filters.planning import InpaintJob
+from alien_filters.core import masks
+from alien_filters.core.contracts import InpaintJob
+from alien_filters.core.settings import InpaintSettings
 
 
 def noise_image(width: int = 160, height: int = 128, seed: int = 0) -> Image.Image:

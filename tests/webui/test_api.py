@@ -11,7 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 from modules import processing, script_callbacks, shared
 
-from alien_filters.masks import rle_decode
+from alien_filters.core.masks import rle_decode
+from alien_filters.core.settings import SETTING_BOUNDS
+from alien_filters.themes import ThemeError, parse_theme
 from tests.rooms import room_image, write_rooms
 from tests.webui.api_fixtures import b64_png, decode, make_app
 
@@ -211,3 +213,26 @@ def test_cancel_stops_a_running_job_and_records_where(client, root, webui_state)
     job = wait_for(client, job_id["id"])
     assert job["state"] == "cancelled" and job["stopped_at"]
     assert [r["status"] for r in job["results"]] == ["interrupted"]
+
+
+def _theme_accepts(name: str, value: float) -> bool:
+    text = f"name: bounds\nstyle_prompt: s\ndefaults:\n  {name}: {value!r}\nrules:\n  - classes: [bed]\n    prompt: p\n"
+    try:
+        parse_theme(text)
+    except ThemeError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("name", list(SETTING_BOUNDS))
+def test_api_refuses_exactly_the_setting_values_a_theme_may_not_hold(client, name):
+    bound = SETTING_BOUNDS[name]
+    step = 1 if bound.kind is int else 0.01
+    low, high = (int(bound.low), int(bound.high)) if bound.kind is int else (bound.low, bound.high)
+    for value, allowed in ((low, True), (high, True), (low - step, False), (high + step, False)):
+        assert _theme_accepts(name, value) is allowed, (name, value)
+        response = client.post("/alien/process", json={"folder": "no-such-folder", "overrides": {name: value}})
+        if allowed:
+            assert_json_error(response, 404, "no-such-folder")
+        else:
+            assert_json_error(response, 422, name)

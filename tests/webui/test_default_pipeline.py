@@ -13,9 +13,9 @@ from modules import errors, paths_internal, safe, shared, upscaler
 from PIL import Image
 from swinir_model import UpscalerSwinIR
 
-from alien_filters.factory import StageChoices
+from alien_filters.core.pipeline import PipelineOptions, Stages
+from alien_filters.core.run_options import StageChoices
 from alien_filters.models.registry import get_spec
-from alien_filters.pipeline import PipelineOptions, Stages
 from alien_filters.themes import get_theme
 from alien_filters.webui import factory, runtime
 from alien_filters.webui.service import AlienService, RunOptions
@@ -127,7 +127,7 @@ def test_sam_from_models_sam_loads_under_the_check_without_a_download(sam_file, 
 
 
 def test_a_refused_sam_file_is_named(tmp_path):
-    from alien_filters.segment import SamSegmenter
+    from alien_filters.stages.segment import SamSegmenter
 
     newer = tmp_path / SAM_FILES["vit_b"]
     torch.save({"w": torch.zeros(1)}, newer)

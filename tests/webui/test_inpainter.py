@@ -9,8 +9,8 @@ import pytest
 from modules import call_queue, processing, script_callbacks, shared
 from PIL import Image
 
-from alien_filters.inpaint_settings import InpaintSettings
-from alien_filters.pipeline import Interrupted
+from alien_filters.core.pipeline import Interrupted
+from alien_filters.core.settings import InpaintSettings
 from alien_filters.webui import runtime
 from alien_filters.webui.inpainter import WebUIInpainter
 from tests.webui.helpers import make_job, noise_image, rect_mask
@@ -135,6 +135,6 @@ def test_interrupt_during_sampling_raises_interrupted(image, job, webui_state):
 def test_mask_blur_is_an_int_even_for_float_settings(image):
     settings = InpaintSettings(mask_feather=5, crop_padding=8)
     job = make_job(rect_mask(160, 128, (40, 30, 100, 80)), settings=settings)
-    object.__setattr__(job, "settings", InpaintSettings(mask_feather=5.0, crop_padding=8))  # type: ignore[arg-type]
+    object.__setattr__(settings, "mask_feather", 5.0)  # past InpaintSettings' own check, as a plugin might
     p = WebUIInpainter().make_processing(image, job)
     assert (p.mask_blur_x, p.mask_blur_y) == (5, 5)

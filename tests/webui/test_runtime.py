@@ -7,7 +7,7 @@ import time
 
 from modules import call_queue, progress, sd_models
 
-from alien_filters.stages import ProgressEvent
+from alien_filters.core.contracts import ProgressEvent
 from alien_filters.webui import runtime
 
 

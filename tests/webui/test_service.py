@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from modules import processing, shared
 
-from alien_filters.pipeline import PipelineOptions, Stages
+from alien_filters.core.pipeline import PipelineOptions, Stages
+from alien_filters.core.run_options import with_overrides
 from alien_filters.themes import get_theme
 from alien_filters.webui.inpainter import WebUIInpainter
-from alien_filters.webui.service import AlienService, RunOptions, with_overrides
+from alien_filters.webui.service import AlienService, RunOptions
 from tests.doubles import ColourSegmenter, ColourTagger
 from tests.rooms import room_image
 from tests.webui.api_fixtures import b64_png, make_app
@@ -60,7 +61,7 @@ def test_overrides_win_over_theme_and_rules():
 
 
 def test_boxes_segmenter_switches_segmentation_off():
-    from alien_filters.factory import StageChoices
+    from alien_filters.core.run_options import StageChoices
 
     run = RunOptions(theme=get_theme("alien"), choices=StageChoices(segmenter="boxes"))
     assert run.options.segment and not run.pipeline_options().segment

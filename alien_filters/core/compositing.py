@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image
 
 if TYPE_CHECKING:
-    from .planning import InpaintJob
+    from .contracts import InpaintJob
 
 Box = tuple[int, int, int, int]
 """x0, y0, x1, y1 in pixels (x1, y1 exclusive)."""

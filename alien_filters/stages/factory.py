@@ -2,49 +2,37 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
-from .pipeline import PipelineOptions, StageMissing, Stages
-from .vocabulary import Vocabulary, load_vocabulary
+from ..core.contracts import InterruptCheck
+from ..core.pipeline import PipelineOptions, StageMissing, Stages
+from ..core.run_options import StageChoices
+from ..core.vocabulary import Vocabulary, load_vocabulary
 
 if TYPE_CHECKING:
-    from .models.manager import ModelManager
+    from ..models.manager import ModelManager
     from .tagging import ObjectStyleTagger
 
 DETECTOR_MODELS = {"owlvit": "owlvit_base", "owlv2": "owlv2_base"}
 STYLE_MODEL = "clip_vit_b32"
 
 
-@dataclass(frozen=True)
-class StageChoices:
-    """Which model each stage uses (command-line ``--restorer``, ``--detector``, ``--segmenter``)."""
+def detector_model(choices: StageChoices) -> str:
+    """The registry name of the detector ``choices`` ask for; auto: OWLv2 when the installed transformers has it
+    (>= 4.35, e.g. Forge), else OWL-ViT (WebUI 1.10)."""
+    import transformers
 
-    RESTORERS: ClassVar[tuple[str, ...]] = ("swinir", "none")
-    DETECTORS: ClassVar[tuple[str, ...]] = ("auto", "owlvit", "owlv2")
-    SEGMENTERS: ClassVar[tuple[str, ...]] = ("sam_vit_b", "sam_vit_l", "sam_vit_h", "boxes")
-
-    restorer: str = "swinir"
-    detector: str = "auto"
-    """auto: OWLv2 when the installed transformers has it (>= 4.35, e.g. Forge), else OWL-ViT (WebUI 1.10)."""
-    segmenter: str = "sam_vit_b"
-    tile: int = 0
-    """SwinIR tile size in pixels (0: untiled)."""
-
-    def detector_model(self) -> str:
-        import transformers
-
-        kind = self.detector
-        if kind == "auto":
-            kind = "owlv2" if hasattr(transformers, "Owlv2ForObjectDetection") else "owlvit"
-        return DETECTOR_MODELS[kind]
+    kind = choices.detector
+    if kind == "auto":
+        kind = "owlv2" if hasattr(transformers, "Owlv2ForObjectDetection") else "owlvit"
+    return DETECTOR_MODELS[kind]
 
 
 def make_manager(models_dir: Path | None, allow_download: bool = True,
                  search_dirs: Mapping[str, Sequence[Path]] | None = None) -> ModelManager:
     """The model manager for ``models_dir`` (default: $ALIEN_FILTERS_MODELS_DIR or ~/.cache/alien-filters/models)."""
-    from .models.manager import ModelManager, default_models_dir
+    from ..models.manager import ModelManager, default_models_dir
 
     return ModelManager(models_dir or default_models_dir(), search_dirs or {}, allow_download=allow_download)
 
@@ -55,7 +43,7 @@ def build_tagger(manager: ModelManager, choices: StageChoices, device: str,
     from .tagging import ObjectStyleTagger
 
     vocabulary = vocabulary or load_vocabulary()
-    detector_name = choices.detector_model()
+    detector_name = detector_model(choices)
     tagger = ObjectStyleTagger.from_folders(
         manager.ensure(detector_name),
         vocabulary.queries(),
@@ -79,10 +67,12 @@ def build_stages(
     checkpoint_config: Path | None = None,
     allow_download: bool = True,
     manager: ModelManager | None = None,
+    interrupted: InterruptCheck | None = None,
 ) -> Stages:
-    """The stand-alone stages that ``options`` switches on; raises StageMissing when one cannot be had."""
+    """The stand-alone stages that ``options`` switches on; raises StageMissing when one cannot be had.
+    ``interrupted`` is checked by the inpainter between diffusion steps (a stop then ends the job at once)."""
+    from ..models.device import pick_device
     from .inpaint_diffusers import DiffusersInpainter
-    from .models.device import pick_device
     from .restore import SwinIRRestorer
     from .segment import SamSegmenter
 
@@ -104,5 +94,6 @@ def build_stages(
                                         torch_device, labeler=labeler, on_load=manager.record_load)
     if options.inpaint:
         stages.inpainter = DiffusersInpainter(checkpoint, device=torch_device,  # type: ignore[arg-type]
-                                              config_dir=checkpoint_config, on_load=manager.record_load)
+                                              config_dir=checkpoint_config, on_load=manager.record_load,
+                                              interrupted=interrupted)
     return stages

@@ -16,13 +16,15 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from PIL import Image
 
-from . import masks
-from .compositing import clamp_box, crop_for_job, crop_mask, job_mask, paste_back
+from ..core import masks
+from ..core.compositing import clamp_box, crop_for_job, crop_mask, job_mask, paste_back
+from ..core.errors import AlienFiltersError
+from ..core.pipeline import Interrupted
 
 if TYPE_CHECKING:
     from diffusers import StableDiffusionInpaintPipeline
 
-    from .planning import InpaintJob
+    from ..core.contracts import InpaintJob
 
 INPAINT_IN_CHANNELS = 9
 SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt")
@@ -40,12 +42,8 @@ SCHEDULERS: dict[str, tuple[str, dict[str, Any]]] = {
 """Scheduler choices: name -> (diffusers class, config overrides)."""
 
 
-class InpaintCheckpointError(ValueError):
+class InpaintCheckpointError(AlienFiltersError, ValueError):
     """A checkpoint that is missing, unreadable or not an inpainting model."""
-
-
-class InpaintInterrupted(Exception):
-    """The user asked to stop while a job was being inpainted."""
 
 
 class DiffusersInpainter:
@@ -76,6 +74,7 @@ class DiffusersInpainter:
         self.scheduler = scheduler
         self.config_dir = Path(config_dir) if config_dir is not None else None
         self.interrupted = interrupted
+        self._where = "inpainting"
         self.on_load = on_load
         self.name = f"diffusers:{self.checkpoint.name}"
         self._pipe: StableDiffusionInpaintPipeline | None = None
@@ -156,6 +155,7 @@ class DiffusersInpainter:
         x0, y0, x1, y1 = clamp_box(job.box, image.width, image.height)
         if mask[:y0].any() or mask[y1:].any() or mask[:, :x0].any() or mask[:, x1:].any():
             raise ValueError(f"job {job.index} ({job.rule}): mask extends outside its box {job.box}")
+        self._where = f"inpaint job {job.index + 1} ({job.rule})"
         self._check_interrupt()
         pipe = self.pipeline
         crop, crop_box = crop_for_job(image.convert("RGB"), job.box, multiple=8, target_long_side=self.model_size())
@@ -183,7 +183,7 @@ class DiffusersInpainter:
 
     def _check_interrupt(self) -> None:
         if self.interrupted is not None and self.interrupted():
-            raise InpaintInterrupted("inpainting interrupted")
+            raise Interrupted(self._where)  # the pipeline records a stop, not a failure
 
     def _on_step_end(self, pipe: Any, step: int, timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
         self._check_interrupt()

@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 from types import TracebackType
 
+from ..core.errors import AlienFiltersError
+
 try:
     import fcntl
 except ImportError:  # Windows
@@ -15,7 +17,7 @@ except ImportError:  # Windows
 LOCK_NAME = ".alien-filters.lock"
 
 
-class OutputFolderError(RuntimeError):
+class OutputFolderError(AlienFiltersError, RuntimeError):
     """The output folder cannot be used (not writable, not a folder)."""
 
 

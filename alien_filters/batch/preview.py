@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from PIL import Image, ImageDraw, ImageFont
 
-from . import masks
-from .pipeline import ImageResult
+from ..core import masks
+from ..core.pipeline import ImageResult
 
 PANEL_HEIGHT = 384
 PANEL_MAX_WIDTH = 768

@@ -10,19 +10,22 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from PIL import Image
 
-from . import atomic, masks
-from .cache import StageCache, cache_key
+from ..core import masks
+from ..core.cache import cache_key
+from ..core.contracts import InterruptCheck, ProgressEvent, ProgressSink, never_interrupted, no_progress
+from ..core.pipeline import ImageResult, Interrupted, Pipeline, PipelineOptions, StageFailed, Stages
+from ..core.states import ImageStatus
+from . import atomic
+from .cache import StageCache
+from .discovery import InputItem, InputProblem, discover
 from .imageio import DEFAULT_MAX_PIXELS, ImageLoadError, load_image, sha256_file
-from .inputs import InputItem, InputProblem, discover
+from .lock import OutputFolderLock
 from .manifest import FORMAT, build_manifest, tags_line
-from .outdir_lock import OutputFolderLock
 from .output_names import CACHE_DIR_NAME, REPORT_NAME, SUFFIXES
-from .pipeline import ImageResult, Interrupted, Pipeline, PipelineOptions, StageFailed, Stages
 from .preview import render_preview
-from .stages import InterruptCheck, ProgressEvent, ProgressSink, never_interrupted, no_progress
 
 if TYPE_CHECKING:
-    from .themes import Theme
+    from ..core.theme import Theme
 
 
 
@@ -45,7 +48,7 @@ class ItemOutcome:
     """What happened to one input: done, planned (dry run), skipped (already done), failed or interrupted."""
 
     input: str
-    status: str
+    status: ImageStatus
     outputs: dict[str, str] = field(default_factory=dict)
     message: str = ""
     seconds: float = 0.0
@@ -66,7 +69,7 @@ class BatchReport:
         return [o for o in self.outcomes if o.status == status]
 
     def counts(self) -> dict[str, int]:
-        counts = {s: 0 for s in ("done", "planned", "skipped", "failed", "interrupted")}
+        counts = {s.value: 0 for s in ImageStatus}
         for outcome in self.outcomes:
             counts[outcome.status] += 1
         counts["failed"] += len(self.problems)
@@ -75,7 +78,7 @@ class BatchReport:
     def failures(self) -> list[tuple[str, str]]:
         """(input, reason) for every input that failed, including files that were never images."""
         return [(str(p.path), p.problem) for p in self.problems] + [
-            (o.input, o.message) for o in self.outcomes if o.status == "failed"
+            (o.input, o.message) for o in self.outcomes if o.status == ImageStatus.FAILED
         ]
 
     def summary(self) -> str:
@@ -157,7 +160,7 @@ class BatchRunner:
                 self.progress(ProgressEvent("image", index, len(items), str(item.path)))
                 outcome = self._process(item, settings_hash, report.stage_seconds)
                 report.outcomes.append(outcome)
-                if outcome.status == "interrupted":
+                if outcome.status == ImageStatus.INTERRUPTED:
                     report.interrupted, report.stopped_at = True, f"{item.path}: {outcome.message}"
                     break
             report.wall_seconds = time.perf_counter() - start
@@ -178,23 +181,23 @@ class BatchRunner:
         outputs = self._output_paths(item)
         real_out = self.settings.out_dir.resolve()
         if any(not path.parent.resolve().is_relative_to(real_out) for path in outputs.values()):
-            return ItemOutcome(str(item.path), "failed",
+            return ItemOutcome(str(item.path), ImageStatus.FAILED,
                                message=f"{outputs['manifest'].parent}: a symlink leads out of the output folder")
         try:
             sha = sha256_file(item.path)
         except ImageLoadError as exc:
-            return ItemOutcome(str(item.path), "failed", message=exc.problem)
+            return ItemOutcome(str(item.path), ImageStatus.FAILED, message=exc.problem)
         if self._already_done(outputs, sha, settings_hash):
-            return ItemOutcome(str(item.path), "skipped", _relative(outputs, self.settings.out_dir))
+            return ItemOutcome(str(item.path), ImageStatus.SKIPPED, _relative(outputs, self.settings.out_dir))
         try:
             image = load_image(item.path, self.settings.max_pixels)
             result = self.pipeline.run(image, sha, self.settings.seed)
         except ImageLoadError as exc:
-            return ItemOutcome(str(item.path), "failed", message=exc.problem)
+            return ItemOutcome(str(item.path), ImageStatus.FAILED, message=exc.problem)
         except StageFailed as exc:
-            return ItemOutcome(str(item.path), "failed", message=str(exc))
+            return ItemOutcome(str(item.path), ImageStatus.FAILED, message=str(exc))
         except Interrupted as exc:
-            return ItemOutcome(str(item.path), "interrupted", message=str(exc))
+            return ItemOutcome(str(item.path), ImageStatus.INTERRUPTED, message=str(exc))
         for stage, seconds in result.timings.items():
             stage_seconds[stage] = stage_seconds.get(stage, 0.0) + seconds
         input_info = {"path": str(item.path), "sha256": sha, "size": list(image.size)}
@@ -202,8 +205,8 @@ class BatchRunner:
             self._write_outputs(image, result, outputs, input_info, settings_hash)
         except (OSError, ValueError) as exc:  # ValueError: an image the encoder refuses
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            return ItemOutcome(str(item.path), "failed", message=f"cannot write outputs: {reason}")
-        status = "planned" if self.dry_run else "done"
+            return ItemOutcome(str(item.path), ImageStatus.FAILED, message=f"cannot write outputs: {reason}")
+        status = ImageStatus.PLANNED if self.dry_run else ImageStatus.DONE
         return ItemOutcome(str(item.path), status, _relative(outputs, self.settings.out_dir),
                            seconds=time.perf_counter() - start)
 
@@ -257,7 +260,7 @@ class BatchRunner:
     def _manifest(self, input_info: dict[str, Any], result: ImageResult, outputs: dict[str, str],
                   settings_hash: str | None = None) -> dict[str, Any]:
         return build_manifest(
-            status="planned" if self.dry_run else "done",
+            status=ImageStatus.PLANNED if self.dry_run else ImageStatus.DONE,
             input_info=input_info,
             result=result,
             theme_info={"name": self.theme.name, "hash": self.theme.hash(), "source": self.theme.source},

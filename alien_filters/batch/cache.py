@@ -6,7 +6,6 @@ A missing or unreadable entry is a miss, never an error.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 from pathlib import Path
@@ -15,13 +14,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from ..core.contracts import ClassMasks
 from . import atomic
-from .stages import ClassMasks
-
-
-def cache_key(*parts: Any) -> str:
-    """A stable hex key for JSON-serialisable ``parts``."""
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode("utf-8")).hexdigest()[:32]
 
 
 class StageCache:

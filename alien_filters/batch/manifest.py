@@ -7,8 +7,9 @@ import platform
 from importlib import metadata
 from typing import Any
 
-from . import __version__, masks
-from .pipeline import ImageResult
+from .. import __version__
+from ..core import masks
+from ..core.pipeline import ImageResult
 
 FORMAT = "alien-filters/manifest@1"
 VERSIONED_PACKAGES = ("numpy", "Pillow", "torch", "transformers", "diffusers", "spandrel", "segment-anything", "gradio")

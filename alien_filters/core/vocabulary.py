@@ -13,12 +13,14 @@ from typing import Any
 
 import yaml
 
-DEFAULT_PATH = Path(__file__).parent / "data" / "vocabulary.yaml"
+from .errors import AlienFiltersError
+
+DEFAULT_PATH = Path(__file__).parent.parent / "data" / "vocabulary.yaml"
 DEFAULT_QUERY_TEMPLATE = "a photo of {article} {name}"
 DEFAULT_STYLE_TEMPLATE = "a photo of {article} {style} hotel room interior"
 
 
-class VocabularyError(ValueError):
+class VocabularyError(AlienFiltersError, ValueError):
     """A vocabulary file that cannot be used; the message names the file and the problem."""
 
     def __init__(self, file: str, problem: str) -> None:

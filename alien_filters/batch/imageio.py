@@ -20,6 +20,8 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ..core.errors import AlienFiltersError
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 """File name endings (lower case) that batch input picks up from folders."""
 
@@ -48,7 +50,7 @@ _SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N")
 _ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
 
 
-class ImageLoadError(Exception):
+class ImageLoadError(AlienFiltersError):
     """An input that cannot be used as an image; ``str()`` gives ``"<path>: <problem>"``."""
 
     def __init__(self, path: str | os.PathLike, problem: str):

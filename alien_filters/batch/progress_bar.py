@@ -7,7 +7,7 @@ from types import TracebackType
 
 from tqdm import tqdm
 
-from .stages import ProgressEvent
+from ..core.contracts import ProgressEvent
 
 
 class TqdmProgress:

@@ -1,41 +1,21 @@
-"""Themes: YAML files that say what each kind of object in a room becomes, validated into typed objects.
-
-A theme has a name, a description, a global style prompt and negative prompt, default inpaint settings and
-ordered rules. For each object class the first rule (in file order) that names it, and whose ``when_style``
-is empty or shares a tag with the image's styles, applies. Where masks of several rules overlap, the rule
-with the higher ``priority`` owns the pixel. Built-in themes ship in ``data/themes``; users add their own
-by dropping ``*.yaml`` files into a themes folder.
-"""
+"""Reading themes: YAML text or files validated into :class:`alien_filters.core.theme.Theme`, every problem
+reported as ``file:line: field: problem``."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-import re
-from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Collection, Iterator, Mapping
+from typing import Any
 
 import yaml
 
-from .inpaint_settings import InpaintSettings
-from .vocabulary import Vocabulary, normalize_name
-
-NAME_PATTERN = re.compile(r"[a-z0-9_-]+")
-
-# InpaintSettings field -> (type, lowest, highest) accepted in theme files.
-SETTING_LIMITS: dict[str, tuple[type, float, float]] = {
-    "denoising_strength": (float, 0.0, 1.0),
-    "steps": (int, 1, 150),
-    "cfg_scale": (float, 1.0, 30.0),
-    "mask_grow": (int, -64, 256),
-    "mask_feather": (int, 0, 128),
-    "crop_padding": (int, 0, 512),
-}
+from ..core.errors import AlienFiltersError
+from ..core.settings import SETTING_BOUNDS, InpaintSettings
+from ..core.theme import NAME_PATTERN, Rule, Theme
+from ..core.vocabulary import normalize_name
 
 
-class ThemeError(ValueError):
+class ThemeError(AlienFiltersError, ValueError):
     """A theme that cannot be used: ``str()`` reads ``file:line: field: problem``."""
 
     def __init__(self, file: str, line: int | None, field: str | None, problem: str) -> None:
@@ -54,121 +34,9 @@ class UnknownThemeError(ThemeError, KeyError):
     """No theme of the requested name; the message lists the available ones."""
 
 
-class FrozenMapping(Mapping[str, Any]):
-    """A read-only, hashable mapping (used for rule overrides so that rules stay hashable)."""
-
-    __slots__ = ("_data",)
-
-    def __init__(self, data: Mapping[str, Any] | None = None) -> None:
-        self._data = dict(data or {})
-
-    def __getitem__(self, key: str) -> Any:
-        return self._data[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def __hash__(self) -> int:
-        return hash(tuple(sorted(self._data.items())))
-
-    def __repr__(self) -> str:
-        return f"FrozenMapping({self._data!r})"
-
-
-@dataclass(frozen=True)
-class Rule:
-    """What the objects of some classes become: prompt, settings overrides and overlap priority."""
-
-    name: str
-    classes: tuple[str, ...]
-    prompt: str
-    negative_prompt: str = ""
-    overrides: Mapping[str, Any] = field(default_factory=FrozenMapping)
-    """A subset of InpaintSettings fields replacing the theme's defaults for this rule."""
-    min_area: float = 0.0
-    """Masks smaller than this fraction of the image are left alone."""
-    priority: int = 0
-    """Where masks overlap, the rule with the higher priority owns the pixel."""
-    when_style: tuple[str, ...] = ()
-    """When not empty, the rule applies only to images with one of these style tags."""
-
-    def __post_init__(self) -> None:
-        unknown = set(self.overrides) - set(InpaintSettings.field_names())
-        if unknown:
-            raise ValueError(f"rule '{self.name}': overrides name unknown settings: {', '.join(sorted(unknown))}")
-        object.__setattr__(self, "classes", tuple(self.classes))
-        object.__setattr__(self, "when_style", tuple(self.when_style))
-        object.__setattr__(self, "overrides", FrozenMapping(self.overrides))
-
-    def applies_to(self, class_name: str, style_tags: Collection[str]) -> bool:
-        """True when the rule names ``class_name`` and its style condition holds for ``style_tags``."""
-        if normalize_name(class_name) not in self.classes:
-            return False
-        return not self.when_style or bool(set(self.when_style) & {normalize_name(s) for s in style_tags})
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "classes": list(self.classes),
-            "prompt": self.prompt,
-            "negative_prompt": self.negative_prompt,
-            "overrides": dict(self.overrides),
-            "min_area": self.min_area,
-            "priority": self.priority,
-            "when_style": list(self.when_style),
-        }
-
-
-@dataclass(frozen=True)
-class Theme:
-    """A validated theme. ``style_prompt`` and ``negative_prompt`` are meant to be added to every rule's."""
-
-    name: str
-    description: str
-    style_prompt: str
-    negative_prompt: str
-    defaults: InpaintSettings
-    rules: tuple[Rule, ...]
-    source: str = "<inline>"
-
-    def settings_for(self, rule: Rule) -> InpaintSettings:
-        """The theme's default settings with ``rule``'s overrides applied."""
-        return self.defaults.merged(rule.overrides)
-
-    def rule_for(self, class_name: str, style_tags: Collection[str]) -> Rule | None:
-        """The first rule in file order that names ``class_name`` and whose style condition holds."""
-        return next((r for r in self.rules if r.applies_to(class_name, style_tags)), None)
-
-    def classes(self) -> set[str]:
-        """Every class some rule names."""
-        return {c for rule in self.rules for c in rule.classes}
-
-    def to_dict(self) -> dict[str, Any]:
-        """Everything in the theme, JSON-ready."""
-        return {
-            "name": self.name,
-            "description": self.description,
-            "style_prompt": self.style_prompt,
-            "negative_prompt": self.negative_prompt,
-            "defaults": self.defaults.to_dict(),
-            "rules": [r.to_dict() for r in self.rules],
-            "source": self.source,
-        }
-
-    def hash(self) -> str:
-        """sha256 (hex) of the content: the same for the same theme whatever its file's formatting or place."""
-        content = self.to_dict()
-        del content["source"]
-        text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-# ----------------------------------------------------------------------------------------------- parsing
-
 _THEME_KEYS = ("name", "description", "style_prompt", "negative_prompt", "defaults", "rules")
+
+
 _RULE_KEYS = ("name", "classes", "prompt", "negative_prompt", "overrides", "min_area", "priority", "when_style")
 
 
@@ -316,10 +184,10 @@ class _ThemeReader:
         return rule, name_node
 
     def settings(self, node: yaml.Node, where: str) -> dict[str, Any]:
-        items = self.mapping(node, f"{where}.", tuple(SETTING_LIMITS), required=(), what=where)
+        items = self.mapping(node, f"{where}.", tuple(SETTING_BOUNDS), required=(), what=where)
         values: dict[str, Any] = {}
         for key, (_, value_node) in items.items():
-            kind, low, high = SETTING_LIMITS[key]
+            kind, low, high, _ = SETTING_BOUNDS[key]
             values[key] = self.number(value_node, f"{where}.{key}", kind, low, high)
         return values
 
@@ -386,126 +254,3 @@ class _ThemeReader:
                 raise self.fail(item, f"{where}[{i}]", f"{noun} {name!r} is listed twice")
             names.append(name)
         return tuple(names)
-
-
-# ----------------------------------------------------------------------------------------------- catalog
-
-
-def builtin_themes_dir() -> Path:
-    """The folder of the themes that ship with the package."""
-    return Path(__file__).parent / "data" / "themes"
-
-
-@dataclass
-class ThemeCatalog:
-    """Themes by name, and the errors of files that could not be loaded."""
-
-    themes: dict[str, Theme] = field(default_factory=dict)
-    errors: list[ThemeError] = field(default_factory=list)
-
-
-def _theme_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in (".yaml", ".yml"))
-
-
-def load_catalog(user_dir: Path | None = None) -> ThemeCatalog:
-    """Built-in themes, then the ``*.yaml``/``*.yml`` files of ``user_dir`` (a user theme replaces a built-in
-    of the same name). A broken file is reported in ``errors`` and the others still load; a missing
-    ``user_dir`` counts as empty."""
-    catalog = ThemeCatalog()
-    _add_folder(catalog, builtin_themes_dir())
-    if user_dir is not None:
-        folder = Path(user_dir)
-        if folder.is_dir():
-            _add_folder(catalog, folder)
-        elif folder.exists():
-            catalog.errors.append(ThemeError(str(folder), None, None, "the themes folder is not a folder"))
-    return catalog
-
-
-def _add_folder(catalog: ThemeCatalog, folder: Path) -> None:
-    loaded_here: dict[str, str] = {}
-    for path in _theme_files(folder):
-        try:
-            theme = load_theme(path)
-        except ThemeError as err:
-            catalog.errors.append(err)
-            continue
-        if theme.name in loaded_here:
-            catalog.errors.append(
-                ThemeError(
-                    str(path), None, "name", f"theme '{theme.name}' is already defined by {loaded_here[theme.name]}"
-                )
-            )
-            continue
-        loaded_here[theme.name] = str(path)
-        catalog.themes[theme.name] = theme
-
-
-def get_theme(name: str, user_dir: Path | None = None) -> Theme:
-    """The theme called ``name`` (user themes first, then built-ins); UnknownThemeError lists the others."""
-    catalog = load_catalog(user_dir)
-    if name in catalog.themes:
-        return catalog.themes[name]
-    where = str(user_dir) if user_dir is not None else str(builtin_themes_dir())
-    problem = f"no theme named {name!r}; available: {', '.join(sorted(catalog.themes)) or 'none'}"
-    if catalog.errors:
-        problem += f" ({len(catalog.errors)} theme file(s) could not be loaded; first: {catalog.errors[0]})"
-    raise UnknownThemeError(where, None, None, problem)
-
-
-# ----------------------------------------------------------------------------------------------- checks
-
-
-def unknown_classes(theme: Theme, vocabulary: Vocabulary) -> list[str]:
-    """Classes some rule names that the vocabulary knows neither as a class nor as a synonym (rule order)."""
-    unknown: list[str] = []
-    for rule in theme.rules:
-        for name in rule.classes:
-            if vocabulary.canonical(name) is None and name not in unknown:
-                unknown.append(name)
-    return unknown
-
-
-def theme_warnings(theme: Theme, vocabulary: Vocabulary) -> list[str]:
-    """Problems that do not stop a theme from loading: unknown classes or styles, rules that can never apply."""
-    head = f"theme '{theme.name}' ({theme.source})"
-    styles = {normalize_name(s) for s in vocabulary.styles}
-    warnings: list[str] = []
-    for i, rule in enumerate(theme.rules):
-        for name in rule.classes:
-            if vocabulary.canonical(name) is None:
-                warnings.append(f"{head}: rule '{rule.name}' names class '{name}' that is not in the vocabulary")
-            else:
-                shadow = _shadowing_rule(theme.rules[:i], rule, name)
-                if shadow is not None:
-                    warnings.append(
-                        f"{head}: rule '{rule.name}' never applies to class '{name}': "
-                        f"rule '{shadow.name}' before it always matches first"
-                    )
-        for style in rule.when_style:
-            if style not in styles:
-                warnings.append(
-                    f"{head}: rule '{rule.name}' is conditional on style '{style}' that is not in the vocabulary"
-                )
-    return warnings
-
-
-def _shadowing_rule(earlier: tuple[Rule, ...], rule: Rule, name: str) -> Rule | None:
-    """An earlier rule for ``name`` that matches whenever ``rule`` would."""
-    for other in earlier:
-        if name in other.classes and (
-            not other.when_style or (rule.when_style and set(rule.when_style) <= set(other.when_style))
-        ):
-            return other
-    return None
-
-
-def with_canonical_classes(theme: Theme, vocabulary: Vocabulary) -> Theme:
-    """A copy of ``theme`` whose rules name canonical classes (synonyms replaced; unknown names kept), so that
-    ``rule_for`` matches the class names detectors and segmenters report."""
-    rules = []
-    for rule in theme.rules:
-        names = dict.fromkeys(vocabulary.canonical(c) or c for c in rule.classes)
-        rules.append(replace(rule, classes=tuple(names)))
-    return replace(theme, rules=tuple(rules))

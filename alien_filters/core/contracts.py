@@ -7,13 +7,12 @@ The core calls stages only through these protocols, so the same pipeline runs in
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 from PIL import Image
 
-if TYPE_CHECKING:
-    from .planning import InpaintJob
+from .settings import InpaintSettings
 
 BBox = tuple[float, float, float, float]
 """x0, y0, x1, y1 in pixels of the image the stage was given (x1, y1 exclusive)."""
@@ -78,6 +77,24 @@ class Tags:
             styles={str(k): float(v) for k, v in data.get("styles", {}).items()},
             caption=data.get("caption"),
         )
+
+
+@dataclass(frozen=True)
+class InpaintJob:
+    """One inpaint call: a rule's exclusive mask with its prompts, settings and seed."""
+
+    index: int
+    rule: str
+    classes: tuple[str, ...]
+    mask: np.ndarray
+    """Boolean (H, W) mask of the working image, already grown and made exclusive; feathering is the
+    inpainter's job (``settings.mask_feather``), always inside this mask."""
+    prompt: str
+    negative_prompt: str
+    settings: InpaintSettings
+    seed: int
+    box: tuple[int, int, int, int]
+    """Crop region x0, y0, x1, y1 (exclusive) around the mask, padded by ``settings.crop_padding``."""
 
 
 @runtime_checkable

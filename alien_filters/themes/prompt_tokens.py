@@ -11,8 +11,8 @@ import functools
 import importlib.util
 from typing import Callable
 
-from .planning import rule_prompts
-from .themes import Theme
+from ..core.planning import rule_prompts
+from ..core.theme import Theme
 
 CLIP_PROMPT_TOKENS = 75
 """Prompt tokens CLIP reads in one pass (77 positions less the start and end tokens)."""

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .stages import ClassMasks, Detection
+from ..core.contracts import ClassMasks, Detection
 
 SAM_MODEL_TYPES = ("vit_b", "vit_l", "vit_h")
 REGION_BACKGROUND = (124, 116, 104)

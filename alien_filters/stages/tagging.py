@@ -16,7 +16,7 @@ import transformers
 from PIL import Image
 from torchvision.ops import batched_nms
 
-from .stages import Detection, Tags
+from ..core.contracts import Detection, Tags
 
 Query = tuple[str, str]
 """(prompt text, vocabulary class); several prompts may name one class (synonyms)."""

@@ -22,13 +22,14 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .models.device import offload, pick_device, run_with_oom_fallback
-from .models.download import DownloadError
+from ..core.errors import AlienFiltersError
+from ..models.device import offload, pick_device, run_with_oom_fallback
+from ..models.download import DownloadError
 
 if TYPE_CHECKING:
     from spandrel import ImageModelDescriptor
 
-    from .models.manager import ModelManager
+    from ..models.manager import ModelManager
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ MODEL_NAMES = {4: "swinir_x4", 2: "swinir_x2"}
 MIN_TILE = 16  # spandrel's size requirement for SwinIR
 
 
-class RestoreError(RuntimeError):
+class RestoreError(AlienFiltersError, RuntimeError):
     """A SwinIR weight file could not be used; the message names the file."""
 
 

@@ -10,10 +10,8 @@ from typing import Any, Iterator
 import numpy as np
 from PIL import Image
 
-from .cache import StageCache, cache_key
-from .planning import Plan, plan_jobs
-from .sizing import WorkingSize
-from .stages import (
+from .cache import NoCache, ResultCache, cache_key
+from .contracts import (
     ClassMasks,
     Detection,
     Inpainter,
@@ -28,17 +26,20 @@ from .stages import (
     no_progress,
     release_all,
 )
-from .themes import Theme, with_canonical_classes
+from .errors import AlienFiltersError
+from .planning import Plan, plan_jobs
+from .sizing import WorkingSize
+from .theme import Theme, with_canonical_classes
 from .vocabulary import load_vocabulary
 
 STAGE_NAMES = ("restore", "tag", "segment", "plan", "inpaint")
 
 
-class StageMissing(RuntimeError):
+class StageMissing(AlienFiltersError, RuntimeError):
     """A stage is switched on but no implementation is available."""
 
 
-class StageFailed(RuntimeError):
+class StageFailed(AlienFiltersError, RuntimeError):
     """A stage raised; ``stage`` names it and the message says what went wrong."""
 
     def __init__(self, stage: str, message: str) -> None:
@@ -46,7 +47,7 @@ class StageFailed(RuntimeError):
         self.stage = stage
 
 
-class Interrupted(RuntimeError):
+class Interrupted(AlienFiltersError, RuntimeError):
     """The user asked to stop; ``where`` says at which stage or job."""
 
     def __init__(self, where: str) -> None:
@@ -118,7 +119,7 @@ class Pipeline:
         stages: Stages,
         theme: Theme,
         options: PipelineOptions = PipelineOptions(),
-        cache: StageCache | None = None,
+        cache: ResultCache | None = None,
         progress: ProgressSink = no_progress,
         interrupted: InterruptCheck = never_interrupted,
         offload_before_inpaint: bool = True,
@@ -133,7 +134,7 @@ class Pipeline:
         self._rules_theme = with_canonical_classes(theme, load_vocabulary())
         """The theme with synonyms replaced by the class names that taggers and segmenters report."""
         self.options = options
-        self.cache = cache or StageCache(None)
+        self.cache = cache or NoCache()
         self.progress = progress
         self.interrupted = interrupted
         self.offload_before_inpaint = offload_before_inpaint
