@@ -27,6 +27,7 @@ from ..themes import ThemeError, parse_theme
 from ..themes.lint import check_theme
 from . import console, runtime
 from .paths import PathNotAllowed, outside_roots, resolve_inside
+from .report_tab import ReportActions, build_report_section
 from .service import AlienService, RunOptions
 from .settings import current
 
@@ -229,6 +230,8 @@ def build_tab(service: AlienService) -> gr.Blocks:
                 gallery = gr.Gallery(label="Before / after", columns=2, height=480, elem_id="alien_filters_gallery")
                 details = gr.JSON(label="Selected result", elem_id="alien_filters_details")
                 status = gr.Textbox(label="Status", lines=3, interactive=False, elem_id="alien_filters_status")
+        build_report_section(ReportActions(service), theme, task_id, JS_KEY,
+                             str(Path(settings.output_dir) / "report"))
         selection = gr.State(Selection())
         config = [theme, editor, stages, detector, segmenter, seed]
 

@@ -12,6 +12,7 @@ import pytest
 
 from alien_filters.webui.service import AlienService
 from alien_filters.webui.ui import build_tab
+from tests.report_rooms import write_group
 from tests.rooms import room_image
 from tests.webui.api_fixtures import double_stages, make_app
 
@@ -83,4 +84,30 @@ def test_preview_and_run_in_chromium(tab_url, tmp_path):
         page.screenshot(path=str(shot))
         if os.environ.get("ALIEN_FILTERS_SCREENSHOT"):
             shutil.copy(shot, os.environ["ALIEN_FILTERS_SCREENSHOT"])
+        browser.close()
+
+
+def test_dataset_report_in_chromium(tab_url, tmp_path):
+    write_group(tmp_path / "allowed" / "photos", "room", ["bed", "window"], 2, seed=3)
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.goto(tab_url)
+        page.add_script_tag(path=str(ROOT / "javascript" / "alien_filters.js"))
+        page.locator("#alien_filters_report").get_by_text("Dataset report").first.click()
+        page.locator("#alien_filters_report_inputs textarea").fill("photos\n../elsewhere")
+        page.locator("#alien_filters_report_folder textarea").fill("reports")
+        page.locator("#alien_filters_report_run").click()
+        summary = "document.querySelector('#alien_filters_report_summary textarea').value"
+        page.wait_for_function(f"() => {summary}.startsWith('❌')", timeout=30_000)
+        assert "'..' is not allowed" in page.locator("#alien_filters_report_summary textarea").input_value()
+
+        page.locator("#alien_filters_report_inputs textarea").fill("photos")
+        page.locator("#alien_filters_report_run").click()
+        page.wait_for_function(f"() => {summary}.startsWith('2 images')", timeout=60_000)
+        frame = page.frame_locator("#alien_filters_report_preview iframe")
+        frame.locator("body").wait_for(timeout=30_000)
+        assert "Theme coverage" in frame.locator("body").inner_text()
+        assert (tmp_path / "allowed" / "reports" / "report.html").is_file()
         browser.close()
