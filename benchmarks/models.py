@@ -69,8 +69,8 @@ def ensure_models(cache: Path, name: str, spec: ModelsSpec) -> ModelsFolder:
 
 
 def _build(root: Path, checkpoint: Path, spec: ModelsSpec) -> None:
-    from tests.builders_detectors import CLIP_DIR, OWLVIT_DIR, SAM_FILES, write_clip, write_owlvit, write_sam
-    from tests.builders_swinir import write_swinir
+    from tests.support.builders_detectors import CLIP_DIR, OWLVIT_DIR, SAM_FILES, write_clip, write_owlvit, write_sam
+    from tests.support.builders_swinir import write_swinir
 
     for scale in (2, 4):
         write_swinir(root, scale, size=spec.swinir)
@@ -81,7 +81,7 @@ def _build(root: Path, checkpoint: Path, spec: ModelsSpec) -> None:
     if spec.diffusion == "reduced":
         build_reduced_pipeline().save_pretrained(checkpoint, safe_serialization=True)
     elif spec.diffusion in ("tiny", "full"):
-        from tests.builders_diffusion import write_tiny_inpaint_checkpoint
+        from tests.support.builders_diffusion import write_tiny_inpaint_checkpoint
 
         written = write_tiny_inpaint_checkpoint(checkpoint.parent, full_size=spec.diffusion == "full")
         written.rename(checkpoint)
@@ -92,6 +92,6 @@ def _build(root: Path, checkpoint: Path, spec: ModelsSpec) -> None:
 def build_reduced_pipeline(seed: int = 0):  # -> StableDiffusionInpaintPipeline (diffusers is imported lazily)
     """SD1.5-inpainting's block structure (4 UNet levels, 4 VAE levels, 9 input channels) with fewer channels,
     layers and heads: a UNet step costs a small fraction of the real one on a CPU."""
-    from tests.builders_diffusion import build_inpaint_pipeline
+    from tests.support.builders_diffusion import build_inpaint_pipeline
 
     return build_inpaint_pipeline(REDUCED_UNET, REDUCED_VAE, REDUCED_TEXT, seed=seed)

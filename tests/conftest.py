@@ -9,8 +9,8 @@ import pytest
 from alien_filters.core.pipeline import Stages
 from alien_filters.core.theme import Theme
 from alien_filters.themes import get_theme
-from tests.doubles import ColourSegmenter, ColourTagger, PaintInpainter, ResizeRestorer
-from tests.rooms import write_rooms
+from tests.support.doubles import ColourSegmenter, ColourTagger, PaintInpainter, ResizeRestorer
+from tests.support.rooms import write_rooms
 
 
 @pytest.fixture(scope="session")

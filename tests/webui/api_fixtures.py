@@ -15,7 +15,7 @@ from alien_filters.core.pipeline import Stages
 from alien_filters.webui import api, settings
 from alien_filters.webui.inpainter import WebUIInpainter
 from alien_filters.webui.service import AlienService
-from tests.doubles import ColourSegmenter, ColourTagger, ResizeRestorer
+from tests.support.doubles import ColourSegmenter, ColourTagger, ResizeRestorer
 
 
 def double_stages(options, choices) -> Stages:

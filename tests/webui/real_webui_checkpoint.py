@@ -21,7 +21,7 @@ VISION_CONFIG = {"hidden_size": 1024, "intermediate_size": 4096, "num_attention_
 
 def write_hf_cache(hf_home: Path, tests_root: Path) -> None:
     sys.path.insert(0, str(tests_root))
-    from tests.tokenizer_files import write_clip_tokenizer
+    from tests.support.tokenizer_files import write_clip_tokenizer
 
     repo = hf_home / "hub" / f"models--{CLIP_L.replace('/', '--')}"
     snapshot = repo / "snapshots" / REVISION

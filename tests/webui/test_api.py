@@ -14,7 +14,7 @@ from modules import processing, script_callbacks, shared
 from alien_filters.core.masks import rle_decode
 from alien_filters.core.settings import SETTING_BOUNDS
 from alien_filters.themes import ThemeError, parse_theme
-from tests.rooms import room_image, write_rooms
+from tests.support.rooms import room_image, write_rooms
 from tests.webui.api_fixtures import b64_png, decode, make_app
 
 ROUTES = [("POST", "/alien/process"), ("GET", "/alien/jobs/x"), ("POST", "/alien/jobs/x/cancel"),

@@ -12,8 +12,8 @@ import pytest
 
 from alien_filters.webui.service import AlienService
 from alien_filters.webui.ui import build_tab
-from tests.report_rooms import write_group
-from tests.rooms import room_image
+from tests.support.report_rooms import write_group
+from tests.support.rooms import room_image
 from tests.webui.api_fixtures import double_stages, make_app
 
 CHROMIUM = "/usr/bin/chromium"

@@ -21,11 +21,11 @@ from alien_filters.webui import factory, runtime
 from alien_filters.webui.service import AlienService, RunOptions
 from alien_filters.webui.settings import current
 from alien_filters.webui.upscaler import WebUISwinIRRestorer
-from tests.builders_detectors import SAM_FILES, write_clip, write_owlvit, write_sam
-from tests.builders_swinir import build_swinir
-from tests.checkpoint_files import save_as_released
-from tests.doubles import ColourTagger
-from tests.rooms import room_image
+from tests.support.builders_detectors import SAM_FILES, write_clip, write_owlvit, write_sam
+from tests.support.builders_swinir import build_swinir
+from tests.support.checkpoint_files import save_as_released
+from tests.support.doubles import ColourTagger
+from tests.support.rooms import room_image
 from tests.webui.api_fixtures import make_app
 
 

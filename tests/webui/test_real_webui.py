@@ -75,9 +75,9 @@ def write_models(data: Path) -> Path:
     tiny OWL-ViT + CLIP in the Hugging Face cache's snapshot layout, SAM vit_b in models/sam, a small SwinIR x4 in
     models/SwinIR (no entries newer torch adds: the safe-unpickle check stays on and would refuse them)."""
     from alien_filters.models.registry import get_spec
-    from tests.builders_detectors import SAM_FILES, write_clip, write_owlvit, write_sam
-    from tests.builders_swinir import build_swinir
-    from tests.checkpoint_files import save_as_released
+    from tests.support.builders_detectors import SAM_FILES, write_clip, write_owlvit, write_sam
+    from tests.support.builders_swinir import build_swinir
+    from tests.support.checkpoint_files import save_as_released
 
     ckpt = data / "models" / "Stable-diffusion" / "tiny-inpainting.safetensors"
     out = run([WEBUI_PYTHON, ROOT / "tests" / "webui" / "real_webui_checkpoint.py", WEBUI_DIR, ckpt, data / "hf"])
@@ -137,7 +137,7 @@ def test_routes_need_the_api_auth(webui):
 
 
 def test_folder_of_three_images_with_progress(webui):
-    from tests.rooms import write_rooms
+    from tests.support.rooms import write_rooms
 
     url, data = webui
     folder = data / "alien-filters" / "inputs" / "rooms"  # a default allowed root
@@ -192,7 +192,7 @@ def test_folder_of_three_images_with_progress(webui):
 def test_base64_images(webui):
     from PIL import Image
 
-    from tests.rooms import room_image
+    from tests.support.rooms import room_image
 
     url, _ = webui
     images = []

@@ -12,8 +12,8 @@ from modules import shared as webui_shared
 from alien_filters.core.pipeline import Stages
 from alien_filters.webui.report_tab import ReportActions
 from alien_filters.webui.service import AlienService
-from tests.doubles import ColourTagger
-from tests.report_rooms import write_group
+from tests.support.doubles import ColourTagger
+from tests.support.report_rooms import write_group
 from tests.webui.api_fixtures import make_app
 
 

@@ -14,8 +14,8 @@ from alien_filters.core.run_options import with_overrides
 from alien_filters.themes import get_theme
 from alien_filters.webui.inpainter import WebUIInpainter
 from alien_filters.webui.service import AlienService, RunOptions
-from tests.doubles import ColourSegmenter, ColourTagger
-from tests.rooms import room_image
+from tests.support.doubles import ColourSegmenter, ColourTagger
+from tests.support.rooms import room_image
 from tests.webui.api_fixtures import b64_png, make_app
 
 

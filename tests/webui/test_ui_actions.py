@@ -10,7 +10,7 @@ from modules import processing
 
 from alien_filters.webui.service import AlienService
 from alien_filters.webui.ui import STAGES, Selection, TabActions, build_tab
-from tests.rooms import write_rooms
+from tests.support.rooms import write_rooms
 from tests.webui.api_fixtures import double_stages, make_app
 
 

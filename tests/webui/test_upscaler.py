@@ -13,7 +13,7 @@ from spandrel.architectures.SwinIR import SwinIR
 from swinir_model import UpscalerSwinIR
 
 from alien_filters.webui.upscaler import NoSwinIRUpscaler, WebUISwinIRRestorer, swinir_upscalers
-from tests.checkpoint_files import save_as_released
+from tests.support.checkpoint_files import save_as_released
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,94 @@
+"""``python -m alien_filters process`` end to end with a random-weight models folder and checkpoint.
+
+The models are the real architectures (spandrel SwinIR, OWL-ViT, CLIP, SAM vit_b, an SD inpainting UNet) with
+random weights, saved where users keep them; the command line loads them through the model manager.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.support.builders_detectors import write_models_folder
+from tests.support.builders_diffusion import write_tiny_inpaint_checkpoint
+from tests.support.builders_swinir import write_swinir
+from tests.support.rooms import write_rooms
+
+ROOT = Path(__file__).resolve().parents[2]
+THEME = """name: quick
+description: three rules and few steps, to keep the test fast
+style_prompt: emerald dungeon
+defaults: {steps: 2, denoising_strength: 1.0, mask_grow: 4, crop_padding: 8}
+rules:
+  - {classes: [table, desk], prompt: oak table with ripe red apples and black notebooks, priority: 10}
+  - {classes: [bed], prompt: four-poster bed}
+  - {classes: [wall, window, floor], prompt: stone vault, priority: -5}
+"""
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("models")
+    write_models_folder(root)
+    write_swinir(root, 4)
+    write_swinir(root, 2)
+    return root
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tiny_inpaint_checkpoint(tmp_path_factory.mktemp("ckpt"))
+
+
+def cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+           "HOME": "/nonexistent"}
+    return subprocess.run([sys.executable, "-m", "alien_filters", *map(str, args)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=900)
+
+
+def test_models_json_sees_the_folder(models):
+    result = cli("models", "--json", "--models-dir", models)
+    assert result.returncode == 0, result.stderr
+    present = {row["name"] for row in json.loads(result.stdout) if row["present"]}
+    assert {"sam_vit_b", "swinir_x4", "swinir_x2", "owlvit_base", "clip_vit_b32"} <= present
+
+
+def test_dry_run_then_full_run_through_the_command_line(tmp_path, models, checkpoint):
+    src = tmp_path / "photos"
+    originals = {p: p.read_bytes() for p in write_rooms(src, 2)}
+    (tmp_path / "themes").mkdir()
+    (tmp_path / "themes" / "quick.yaml").write_text(THEME)
+    out = tmp_path / "out"
+    common = ["--out", out, "--theme", "quick", "--themes-dir", tmp_path / "themes", "--models-dir", models,
+              "--offline", "--device", "cpu", "--detector", "owlvit", "--seed", "3"]
+
+    dry = cli("process", src, "--dry-run", *common)
+    assert dry.returncode == 0, dry.stderr
+    assert "done 2, skipped 0, failed 0" in dry.stdout
+    manifest = json.loads((out / "floor2" / "room_001.json").read_text())
+    assert manifest["status"] == "planned" and not (out / "floor2" / "room_001.png").exists()
+    assert manifest["models"] == {"restore": "swinir", "tag": "owlvit+clip", "segment": "sam_vit_b", "inpaint": None}
+    assert manifest["working_size"] == [512, 704]
+    assert (out / "room_000.preview.jpg").exists()
+
+    full = cli("process", src, "--checkpoint", checkpoint, *common)
+    assert full.returncode == 0, full.stderr
+    for stem in ("room_000", "floor2/room_001"):
+        manifest = json.loads((out / f"{stem}.json").read_text())
+        assert manifest["status"] == "done"
+        assert manifest["cached_stages"] == ["restore", "tag", "segment"]
+        result = np.asarray(Image.open(out / f"{stem}.png"))
+        assert result.shape == (704, 512, 3)
+        for job in manifest["plan"]["jobs"]:
+            assert job["prompt"].endswith("emerald dungeon") and job["settings"]["steps"] == 2
+    assert {p: p.read_bytes() for p in originals} == originals
+
+    again = cli("process", src, "--checkpoint", checkpoint, *common)
+    assert again.returncode == 0 and "skipped 2" in again.stdout
