@@ -1,4 +1,10 @@
-"""Device and precision choice, offloading, and a CPU fallback when the GPU runs out of memory."""
+"""Device and precision choice, the one offload policy every stage follows, and a CPU fallback on GPU OOM.
+
+The policy: when a stage's work for an image is done (before diffusion, see ``Pipeline.offload_before_inpaint``)
+its ``release()`` hands each model to :func:`release_model` with the stage's mode: ``cpu`` (the default for our
+detection, segmentation and restore models: moved to the CPU, back on next use), ``free`` (weights dropped and
+loaded again when needed: the diffusers pipeline, whose weights are the largest) or ``none``.
+"""
 
 from __future__ import annotations
 
@@ -81,6 +87,18 @@ def offload(module: torch.nn.Module, mode: str) -> torch.nn.Module | None:
     module.to("meta")
     empty_cache()
     return None
+
+
+def release_model(module: torch.nn.Module, device: str | torch.device, mode: str) -> torch.nn.Module | None:
+    """Apply the offload policy to a stage's model on ``device``: returns the module to keep, or None once freed.
+
+    A model already on the CPU has nothing to move under ``cpu``; ``free`` frees it wherever it is.
+    """
+    if mode not in OFFLOAD_MODES:
+        raise ValueError(f"offload mode must be one of {OFFLOAD_MODES}, got {mode!r}")
+    if mode == "none" or (mode == "cpu" and torch.device(device).type == "cpu"):
+        return module
+    return offload(module, mode)
 
 
 def is_out_of_memory(exc: BaseException) -> bool:

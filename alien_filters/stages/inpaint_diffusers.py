@@ -10,7 +10,6 @@ text-to-image checkpoint gives a clear error instead of the poor seams of img2im
 
 from __future__ import annotations
 
-import gc
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -190,15 +189,17 @@ class DiffusersInpainter:
         return tensors
 
     def release(self) -> None:
-        """Free the pipeline (and its GPU memory); the next job loads it again."""
+        """The offload policy's ``free`` mode for every model of the pipeline; the next job loads it again."""
         if self._pipe is None:
             return
-        self._pipe = None
-        gc.collect()
         import torch
 
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
+        from ..models import device as devices
+
+        for component in self._pipe.components.values():
+            if isinstance(component, torch.nn.Module):
+                devices.release_model(component, self.device, "free")
+        self._pipe = None
 
 
 def _make_scheduler(name: str, config: Any) -> Any:

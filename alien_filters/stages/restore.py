@@ -23,7 +23,8 @@ import torch
 from PIL import Image
 
 from ..core.errors import AlienFiltersError
-from ..models.device import offload, pick_device, run_with_oom_fallback
+from ..models import device as devices
+from ..models.device import pick_device, run_with_oom_fallback
 from ..models.download import DownloadError
 
 if TYPE_CHECKING:
@@ -175,7 +176,7 @@ class SwinIRRestorer:
     def release(self) -> None:
         """Offload the loaded models ('cpu': kept on the CPU; 'free': dropped, reloaded when needed)."""
         for scale in list(self._models):
-            if offload(self._models[scale].model, self.offload_mode) is None:
+            if devices.release_model(self._models[scale].model, self.device, self.offload_mode) is None:
                 del self._models[scale]
 
     def _upscale(self, image: Image.Image, scale: int) -> Image.Image:

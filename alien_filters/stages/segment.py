@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 
 from ..core.contracts import ClassMasks, Detection
+from ..models import device as devices
 
 SAM_MODEL_TYPES = ("vit_b", "vit_l", "vit_h")
 REGION_BACKGROUND = (124, 116, 104)
@@ -45,11 +46,6 @@ class AutoMaskSettings:
     points_per_batch: int = 64
     min_label_score: float = 0.2
     """Regions whose label score is below this are dropped."""
-
-
-def _clear_cuda() -> None:
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
 
 
 class SamSegmenter:
@@ -178,10 +174,9 @@ class SamSegmenter:
         return _merge_per_class([lab for lab, _ in kept], [m for _, m in kept], rgb.shape[:2])
 
     def release(self) -> None:
-        """Move SAM to the CPU (it returns to its device on next use) and free accelerator memory."""
-        if self.model is not None and self.device.type != "cpu":
-            self.model.to("cpu")
-            _clear_cuda()
+        """The offload policy's ``cpu`` mode: SAM moves to the CPU and returns to its device on next use."""
+        if self.model is not None:
+            devices.release_model(self.model, self.device, "cpu")
 
 
 def _boxes_inside(detections: Sequence[Detection], width: int, height: int) -> tuple[list[str], torch.Tensor]:

@@ -17,6 +17,7 @@ from PIL import Image
 from torchvision.ops import batched_nms
 
 from ..core.contracts import Detection, Tags
+from ..models import device as devices
 
 Query = tuple[str, str]
 """(prompt text, vocabulary class); several prompts may name one class (synonyms)."""
@@ -36,11 +37,6 @@ def read_model_type(folder: Path) -> str:
         raise ValueError(f"{config}: not a transformers config with a model_type ({exc})") from exc
 
 
-def _free_accelerator_memory() -> None:
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-
-
 def _unique(items: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
@@ -57,10 +53,8 @@ class _HeldModel:
         self.model.to(self.device)  # a no-op when already there; brings the model back after offload()
 
     def offload(self) -> None:
-        """Move the model to the CPU (it comes back to its device on next use) and free accelerator memory."""
-        if self.device.type != "cpu":
-            self.model.to("cpu")
-            _free_accelerator_memory()
+        """The offload policy's ``cpu`` mode: the model moves to the CPU and comes back to its device on next use."""
+        devices.release_model(self.model, self.device, "cpu")
 
 
 def _load_pretrained(loader: Any, folder: Path, what: str, **kwargs: Any) -> Any:

@@ -92,3 +92,43 @@ def test_dry_run_then_full_run_through_the_command_line(tmp_path, models, checkp
 
     again = cli("process", src, "--checkpoint", checkpoint, *common)
     assert again.returncode == 0 and "skipped 2" in again.stdout
+
+
+def test_ctrl_c_twice_during_diffusion_is_recorded_as_stopped_not_failed(tmp_path, monkeypatch, capsys):
+    """Two SIGINTs arrive inside a diffusion step of the real diffusers inpainter: the step callback sees the
+    CLI's stop-now flag, the image is recorded as interrupted (never failed) and the exit code is 130."""
+    import os
+    import signal
+
+    from alien_filters import cli
+    from alien_filters.batch.output_names import REPORT_NAME
+    from alien_filters.core.pipeline import Stages
+    from alien_filters.stages import factory
+    from alien_filters.stages.inpaint_diffusers import DiffusersInpainter
+    from tests.support.doubles import ColourSegmenter, ColourTagger, ResizeRestorer
+
+    checkpoint = write_tiny_inpaint_checkpoint(tmp_path / "sd")
+
+    class SignalledInpainter(DiffusersInpainter):
+        def _on_step_end(self, pipe, step, timestep, tensors):
+            if step == 0:
+                os.kill(os.getpid(), signal.SIGINT)
+                os.kill(os.getpid(), signal.SIGINT)
+            return super()._on_step_end(pipe, step, timestep, tensors)
+
+    def stages(choices, options, interrupted=None, **_):
+        return Stages(ResizeRestorer(), ColourTagger(), ColourSegmenter(),
+                      SignalledInpainter(checkpoint, scheduler="euler_a", interrupted=interrupted))
+
+    monkeypatch.setattr(factory, "build_stages", stages)
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        write_rooms(tmp_path / "rooms", 2, nested=False)
+        code = cli.main(["process", str(tmp_path / "rooms"), "--out", str(tmp_path / "out")])
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert code == cli.EXIT_INTERRUPTED
+    report = json.loads((tmp_path / "out" / REPORT_NAME).read_text(encoding="utf-8"))
+    assert report["interrupted"] and "inpaint" in report["stopped_at"]
+    assert [o["status"] for o in report["outcomes"]] == ["interrupted"]
+    assert "stopping now" in capsys.readouterr().err

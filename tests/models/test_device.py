@@ -14,6 +14,7 @@ from alien_filters.models.device import (
     offload,
     pick_device,
     pick_dtype,
+    release_model,
     run_with_oom_fallback,
 )
 
@@ -65,6 +66,18 @@ def test_offload_modes() -> None:
     assert module.weight.is_meta  # storage released even though the test still holds the module
     with pytest.raises(ValueError, match="offload mode"):
         offload(torch.nn.Linear(1, 1), "disk")
+
+
+def test_release_model_is_the_policy_per_device(monkeypatch) -> None:
+    moved: list[str] = []
+    monkeypatch.setattr(dev, "offload", lambda module, mode: moved.append(mode) or (None if mode == "free" else module))
+    module = torch.nn.Linear(2, 2)
+    assert release_model(module, "cpu", "cpu") is module and moved == [], "nothing to move off the CPU"
+    assert release_model(module, "cpu", "none") is module and moved == []
+    assert release_model(module, "cpu", "free") is None and moved == ["free"], "free frees on the CPU too"
+    assert release_model(module, "cuda:0", "cpu") is module and moved == ["free", "cpu"]
+    with pytest.raises(ValueError, match="offload mode"):
+        release_model(module, "cuda", "disk")
 
 
 class FakeGpuStage:

@@ -225,3 +225,19 @@ def test_full_size_checkpoint_has_the_sd15_inpainting_unet(tmp_path: Path) -> No
     unet = inpainter.pipeline.unet
     assert unet.config.in_channels == 9 and inpainter.model_size() == 512
     assert sum(p.numel() for p in unet.parameters()) == 859_535_364
+
+
+def test_release_follows_the_offload_policy_free_for_every_model(checkpoint, room, centre_job, monkeypatch) -> None:
+    from alien_filters.models import device as devices
+
+    calls: list[tuple[str, str]] = []
+    real = devices.release_model
+    monkeypatch.setattr(devices, "release_model",
+                        lambda m, d, mode: calls.append((type(m).__name__, mode)) or real(m, d, mode))
+    inpainter = DiffusersInpainter(checkpoint, scheduler="euler_a")
+    pipe = inpainter.pipeline
+    unet = pipe.unet
+    inpainter.release()
+    assert {name for name, _ in calls} >= {"UNet2DConditionModel", "AutoencoderKL", "CLIPTextModel"}
+    assert {mode for _, mode in calls} == {"free"}
+    assert next(unet.parameters()).device.type == "meta", "the weights are freed, not kept somewhere"

@@ -252,3 +252,15 @@ def test_published_swinir_shapes_are_detected(scale: int) -> None:
     config = CONFIGS[("real", scale)]
     assert f"{config['embed_dim']}dim" in model.tags and config["resi_connection"] in model.tags
     assert {k: v.shape for k, v in model.model.state_dict().items()} == {k: v.shape for k, v in state_dict.items()}
+
+
+def test_release_goes_through_the_offload_policy(manager: ModelManager, monkeypatch) -> None:
+    from alien_filters.models import device as devices
+
+    calls: list[str] = []
+    real = devices.release_model
+    monkeypatch.setattr(devices, "release_model", lambda m, d, mode: calls.append(mode) or real(m, d, mode))
+    restorer = SwinIRRestorer.from_manager(manager, device="cpu", offload_mode="free")
+    restorer.restore(_room(40, 56), (80, 112))
+    restorer.release()
+    assert calls == ["free"] and restorer._models == {}

@@ -208,3 +208,16 @@ def test_models_folder_has_the_standard_layout_and_loads(tmp_path: Path, sam_che
     assert detections and {d.label for d in detections} <= {"bed", "lamp", "curtain"}
     assert ClipStyleScorer.from_pretrained(folder.clip, [], CLASS_QUERIES).label_regions([IMAGE])[0][0] in {
         "bed", "lamp", "curtain"}
+
+
+def test_release_goes_through_the_offload_policy(sam_checkpoint: Path, monkeypatch) -> None:
+    from alien_filters.models import device as devices
+
+    calls: list[tuple[object, str]] = []
+    monkeypatch.setattr(devices, "release_model", lambda m, d, mode: calls.append((m, mode)) or m)
+    segmenter = SamSegmenter(sam_checkpoint)
+    segmenter.release()
+    assert calls == [], "nothing loaded: nothing to release"
+    model = segmenter.load()
+    segmenter.release()
+    assert calls == [(model, "cpu")]

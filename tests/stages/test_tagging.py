@@ -255,3 +255,13 @@ def test_tagger_from_folders(owl_folder: Path, clip_folder: Path) -> None:
     assert sum(tags.styles.values()) == pytest.approx(1.0, abs=1e-5)
     objects_only = ObjectStyleTagger.from_folders(owl_folder, QUERIES)
     assert objects_only.tag(IMAGES[2]).styles == {} and objects_only.name == "owlvit"
+
+
+def test_release_hands_both_models_to_the_offload_policy(detector: OwlDetector, scorer: ClipStyleScorer,
+                                                         monkeypatch) -> None:
+    from alien_filters.models import device as devices
+
+    calls: list[tuple[str, str]] = []
+    monkeypatch.setattr(devices, "release_model", lambda m, d, mode: calls.append((type(m).__name__, mode)) or m)
+    ObjectStyleTagger(detector, scorer).release()
+    assert sorted(calls) == sorted([(type(detector.model).__name__, "cpu"), (type(scorer.model).__name__, "cpu")])
