@@ -25,8 +25,10 @@ def parse_roots(text: str) -> list[Path]:
 def resolve_inside(requested: str, roots: Sequence[Path]) -> Path:
     """The real path of ``requested`` if it lies inside one of ``roots``, else PathNotAllowed.
 
-    Relative paths are taken relative to the first root. ``..`` components are refused outright, and the path
-    is resolved through every symlink before the check, so a link pointing out of the roots is refused too.
+    A relative path is looked up in each root in order: the first root where it exists wins, and one that
+    exists in none (an output folder still to be made) is taken in the first root. ``..`` components are
+    refused outright, and the chosen path is resolved through every symlink before the check, so a link
+    pointing out of the roots is refused too (a later root is never tried instead).
     """
     if not roots:
         raise PathNotAllowed(requested, "no allowed roots are configured (Settings > Alien Filters)")
@@ -36,7 +38,7 @@ def resolve_inside(requested: str, roots: Sequence[Path]) -> Path:
         raise PathNotAllowed(requested, "'..' is not allowed in paths")
     candidate = Path(os.path.expanduser(requested))
     if not candidate.is_absolute():
-        candidate = roots[0] / candidate
+        candidate = next((r / candidate for r in roots if os.path.exists(r / candidate)), roots[0] / candidate)
     real = Path(os.path.realpath(candidate))
     for root in roots:
         real_root = Path(os.path.realpath(root))

@@ -236,3 +236,19 @@ def test_api_refuses_exactly_the_setting_values_a_theme_may_not_hold(client, nam
             assert_json_error(response, 404, "no-such-folder")
         else:
             assert_json_error(response, 422, name)
+
+
+def test_relative_folders_are_looked_up_in_every_root(client, root):
+    """As with the default roots (outputs, alien-filters/inputs): a relative folder is found in the second root, a
+    relative output folder that exists nowhere yet is made in the first."""
+    outputs, inputs = root / "allowed", root / "inputs"
+    shared.opts.set("alien_filters_allowed_roots", f"{outputs}\n{inputs}")
+    write_rooms(inputs / "rooms", 2, nested=False)
+    response = client.post("/alien/process", json={"folder": "rooms", "output_folder": "themed/rooms",
+                                                   "overrides": {"steps": 2}})
+    assert response.status_code == 200, response.text
+    job = wait_for(client, response.json()["job_id"])
+    assert job["state"] == "done" and job["total"] == 2
+    assert Path(job["folder"]) == inputs / "rooms" and Path(job["output_folder"]) == outputs / "themed" / "rooms"
+    assert sorted(p.name for p in (outputs / "themed" / "rooms").glob("*.png")) == ["room_000.png", "room_001.png"]
+    assert_json_error(client.post("/alien/process", json={"folder": "rooms/../../secret"}), 403, "'..'")

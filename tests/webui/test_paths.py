@@ -1,4 +1,5 @@
-"""Allowed roots: '..', symlink escapes and absolute paths elsewhere are refused."""
+"""Allowed roots: relative paths looked up root by root; '..', symlink escapes and absolute paths elsewhere are
+refused."""
 
 from __future__ import annotations
 
@@ -66,3 +67,59 @@ def test_symlinked_files_pointing_out_are_found(tree):
 
 def test_parse_roots_lines_and_semicolons():
     assert parse_roots("/a\n /b ; /c\n\n") == [Path("/a"), Path("/b"), Path("/c")]
+
+
+@pytest.fixture
+def two_roots(tmp_path: Path) -> list[Path]:
+    """Like the default roots: an outputs root first, an inputs root second."""
+    roots = [tmp_path / "outputs", tmp_path / "inputs"]
+    for root in roots:
+        root.mkdir()
+    return roots
+
+
+def test_a_relative_folder_is_found_in_a_later_root(two_roots):
+    outputs, inputs = two_roots
+    (inputs / "rooms").mkdir()
+    assert resolve_inside("rooms", two_roots) == (inputs / "rooms").resolve()
+    (inputs / "rooms" / "floor2").mkdir()
+    assert resolve_inside("rooms/floor2", two_roots) == (inputs / "rooms" / "floor2").resolve()
+
+
+def test_the_first_root_holding_the_relative_path_wins(two_roots):
+    outputs, inputs = two_roots
+    (outputs / "rooms").mkdir()
+    (inputs / "rooms").mkdir()
+    assert resolve_inside("rooms", two_roots) == (outputs / "rooms").resolve()
+    assert resolve_inside("rooms", [inputs, outputs]) == (inputs / "rooms").resolve()
+
+
+def test_a_relative_path_in_no_root_is_taken_in_the_first(two_roots):
+    outputs, _ = two_roots
+    assert resolve_inside("new-output/run1", two_roots) == (outputs / "new-output" / "run1").resolve()
+
+
+def test_a_link_out_in_an_earlier_root_is_refused_not_skipped(two_roots, tmp_path):
+    outputs, inputs = two_roots
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (outputs / "rooms").symlink_to(secret, target_is_directory=True)
+    (inputs / "rooms").mkdir()
+    with pytest.raises(PathNotAllowed, match="outside the allowed roots"):
+        resolve_inside("rooms", two_roots)
+
+
+def test_escapes_through_a_later_root_are_refused(two_roots, tmp_path):
+    _, inputs = two_roots
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (inputs / "escape").symlink_to(secret, target_is_directory=True)
+    with pytest.raises(PathNotAllowed, match="outside the allowed roots"):
+        resolve_inside("escape", two_roots)
+    (inputs / "rooms").mkdir()
+    for requested in ("rooms/../../secret", "../secret", "rooms/.."):
+        with pytest.raises(PathNotAllowed, match="'..' is not allowed"):
+            resolve_inside(requested, two_roots)
+    with pytest.raises(PathNotAllowed, match="outside the allowed roots"):
+        resolve_inside(str(secret), two_roots)
+
