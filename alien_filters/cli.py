@@ -117,6 +117,7 @@ def cmd_check_theme(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
+    from .models.registry import get_spec
     from .stages.factory import make_manager
 
     rows = make_manager(args.models_dir, allow_download=False).status()
@@ -126,6 +127,12 @@ def cmd_models(args: argparse.Namespace) -> int:
     for row in rows:
         mark = "present" if row["present"] else "missing"
         print(f"{row['name']:<16} {row['stage']:<8} {mark:<8} {row['path']}")
+        if not row["present"]:  # what to place by hand, with the checksum to compare against
+            choices = [group.describe() for group in get_spec(row["name"]).requires if len(group.options) > 1]
+            if choices:
+                print(f"  alternatives: {'; '.join(choices)}")
+            for file in row["files"]:
+                print(f"  {file['name']:<28} sha256 {file['sha256'] or 'not published'}")
     return EXIT_OK
 
 

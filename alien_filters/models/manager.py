@@ -1,7 +1,8 @@
 """Finds model files where users keep them, downloads missing ones, and counts model loads.
 
 Lookup order for a model: the extra ``search_dirs`` of its kind first (inside the WebUI: its
-models/sam, models/SwinIR and the Hugging Face cache), then ``models_dir/relpath``. Files that are
+models/sam, models/SwinIR and the Hugging Face cache), then ``models_dir/relpath``. A folder counts when it
+holds every group of files its registry entry requires (one of each group's alternatives); files that are
 present are used as they are; only downloads are checksum-verified.
 """
 
@@ -19,7 +20,6 @@ from .registry import REGISTRY, ModelSpec, get_spec
 log = logging.getLogger(__name__)
 
 Downloader = Callable[..., Path]
-WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 
 class ModelMissingError(DownloadError):
@@ -39,13 +39,6 @@ def hf_hub_cache() -> Path:
             return Path(os.environ[var]).expanduser()
     home = os.environ.get("HF_HOME")
     return (Path(home).expanduser() if home else Path.home() / ".cache" / "huggingface") / "hub"
-
-
-def is_transformers_folder(folder: Path) -> bool:
-    """A folder ``save_pretrained`` wrote: a config.json and weights."""
-    if not (folder / "config.json").is_file():
-        return False
-    return any((folder / name).is_file() for name in WEIGHT_FILES) or any(folder.glob("*.safetensors"))
 
 
 class ModelManager:
@@ -87,19 +80,24 @@ class ModelManager:
         target = self.target_path(name)
         if not self.allow_download:
             raise ModelMissingError(self._missing_message(spec, target))
-        if not spec.verified:
-            log.warning("%s: no published sha256 for every file; the download will not be verified", name)
         if spec.kind == "file":
             assert spec.url is not None
+            if spec.sha256 is None:
+                log.warning("%s: no published sha256; the download will not be verified", name)
             return self.downloader(spec.url, target, spec.sha256, spec.size, progress=self.progress)
-        for remote in spec.files:
-            if not (target / remote.filename).is_file():
-                dest = target / remote.filename
-                self.downloader(remote.url, dest, remote.sha256, remote.size, progress=self.progress)
+        fetch = spec.files_to_fetch(_has_file(target))
+        unverified = [remote.filename for remote in fetch if remote.sha256 is None]
+        if unverified:
+            log.warning("%s: no published sha256 for %s; the download will not be verified", name,
+                        ", ".join(unverified))
+        for remote in fetch:
+            self.downloader(remote.url, target / remote.filename, remote.sha256, remote.size, progress=self.progress)
         return target
 
     def status(self) -> list[dict[str, Any]]:
-        """One row per registry model: name, stage, kind, present, path, size, license, url, verified."""
+        """One row per registry model: name, stage, kind, present, path, size, license, url, verified, description,
+        files (name, url, sha256 or None where none is published, size) and, for folders, requires (per group of
+        files it needs, the alternatives)."""
         rows = []
         for spec in REGISTRY.values():
             found = self.locate(spec.name)
@@ -116,6 +114,8 @@ class ModelManager:
                     "url": spec.url or f"https://huggingface.co/{spec.repo_id}",
                     "verified": spec.verified,
                     "description": spec.description,
+                    "files": _expected_files(spec),
+                    "requires": [{"what": g.what, "options": [list(o) for o in g.options]} for g in spec.requires],
                 }
             )
         return rows
@@ -141,22 +141,20 @@ class ModelManager:
     def _present(self, spec: ModelSpec, path: Path) -> bool:
         if spec.kind == "file":
             return path.is_file() and path.stat().st_size > 0
-        if path == self.target_path(spec.name):  # our own download: complete only with every file
-            has_weights = is_transformers_folder(path)  # model.safetensors and pytorch_model.bin are interchangeable
-            return all((path / remote.filename).is_file() or (remote.filename in WEIGHT_FILES and has_weights)
-                       for remote in spec.files)
-        return path.is_dir() and is_transformers_folder(path)
+        return path.is_dir() and not spec.missing_groups(_has_file(path))
 
     def _missing_message(self, spec: ModelSpec, target: Path) -> str:
         looked = [str(p) for p in self._candidates(spec)]
         if spec.kind == "file":
-            how = f"download {spec.url} and put it at: {target}"
+            how = f"To add it by hand, download {spec.url} and put it at: {target}"
         else:
-            urls = ", ".join(f.url for f in spec.files)
-            how = f"download its files ({urls}) into the folder: {target}"
+            has = _has_file(target)
+            lacking = "; ".join(group.describe() for group in spec.missing_groups(has))
+            urls = ", ".join(remote.url for remote in spec.files_to_fetch(has))
+            how = f"Missing in {target}: {lacking}. To add it by hand, download {urls} into the folder: {target}"
         return (
             f"Model {spec.name} ({spec.description}) is not on disk and downloads are switched off. "
-            f"Looked in: {', '.join(looked)}. To add it by hand, {how}"
+            f"Looked in: {', '.join(looked)}. {how}"
         )
 
 
@@ -174,6 +172,17 @@ def _hf_cache_snapshots(folder: Path, repo_id: str, pinned: str | None = None) -
         if ref.is_file():
             yield repo / "snapshots" / ref.read_text(encoding="utf-8").strip()
         yield from sorted((repo / "snapshots").glob("*"))
+
+
+def _has_file(folder: Path) -> Callable[[str], bool]:
+    return lambda filename: (folder / filename).is_file()
+
+
+def _expected_files(spec: ModelSpec) -> list[dict[str, Any]]:
+    """Each file of ``spec`` with its URL and the published sha256 and size (None where none is published)."""
+    if spec.kind == "file":
+        return [{"name": spec.filename, "url": spec.url, "sha256": spec.sha256, "size": spec.size}]
+    return [{"name": f.filename, "url": f.url, "sha256": f.sha256, "size": f.size} for f in spec.files]
 
 
 def _disk_size(path: Path) -> int:

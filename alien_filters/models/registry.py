@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 KINDS = ("file", "hf_folder")
 STAGES = ("restore", "tag", "segment", "inpaint")
@@ -22,6 +22,41 @@ class RemoteFile(NamedTuple):
     url: str
     sha256: str | None
     size: int | None
+
+
+class FileGroup(NamedTuple):
+    """One thing a model folder needs (``what``), given as alternative ``options``: any one option whose files
+    are all there satisfies it. The first option the registry can download is fetched when none is there."""
+
+    what: str
+    options: tuple[tuple[str, ...], ...]
+
+    def satisfied(self, has: Callable[[str], bool]) -> bool:
+        """Whether every file of some option is there (``has(filename)``)."""
+        return any(all(has(name) for name in option) for option in self.options)
+
+    def describe(self) -> str:
+        """The group in words: 'config.json', or 'tokenizer (tokenizer.json or vocab.json + merges.txt)'."""
+        options = " or ".join(" + ".join(option) for option in self.options)
+        return options if options == self.what else f"{self.what} ({options})"
+
+
+def _needs(*filenames: str) -> tuple[FileGroup, ...]:
+    return tuple(FileGroup(name, ((name,),)) for name in filenames)
+
+
+WEIGHTS = FileGroup("weights", (("model.safetensors",), ("pytorch_model.bin",)))
+"""``save_pretrained`` writes model.safetensors (safe_serialization, the default from transformers 4.35) or
+pytorch_model.bin; transformers loads either."""
+CLIP_TOKENIZER = FileGroup("tokenizer", (("tokenizer.json",), ("vocab.json", "merges.txt")))
+"""A fast tokenizer's tokenizer.json, or the vocab.json + merges.txt a slow tokenizer's ``save_pretrained`` writes
+(the fast tokenizer is converted from them)."""
+CLIP_FAMILY_FOLDER = (
+    *_needs("config.json"), WEIGHTS, *_needs("preprocessor_config.json"), CLIP_TOKENIZER,
+    *_needs("tokenizer_config.json", "special_tokens_map.json"),
+)
+"""What transformers needs to load a CLIP, OWL-ViT or OWLv2 model and its processor from a folder
+(tokenizer_config.json holds OWL's 16-token length, special_tokens_map.json its padding token)."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +75,8 @@ class ModelSpec:
     description: str = ""
     aliases: tuple[str, ...] = ()
     """Other file names the same weights are known by (for ``file`` models), e.g. the release name."""
+    requires: tuple[FileGroup, ...] = ()
+    """What a ``hf_folder`` must hold to be used; each group's alternatives name files of ``files``."""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -50,6 +87,34 @@ class ModelSpec:
             raise ValueError(f"model {self.name!r}: a file model needs a url")
         if self.kind == "hf_folder" and not self.files:
             raise ValueError(f"model {self.name!r}: a hf_folder model needs its files")
+        if self.kind == "hf_folder":
+            self._check_requires()
+
+    def _check_requires(self) -> None:
+        if not self.requires:
+            raise ValueError(f"model {self.name!r}: a hf_folder model needs its required file groups")
+        remote = {f.filename for f in self.files}
+        for group in self.requires:
+            if not any(set(option) <= remote for option in group.options):
+                raise ValueError(f"model {self.name!r}: no downloadable option for {group.describe()}")
+        named = {name for group in self.requires for option in group.options for name in option}
+        if remote - named:
+            raise ValueError(f"model {self.name!r}: files no required group names: {', '.join(sorted(remote - named))}")
+
+    def missing_groups(self, has: Callable[[str], bool]) -> list[FileGroup]:
+        """The required groups of a ``hf_folder`` that no option satisfies, given ``has(filename)``."""
+        return [group for group in self.requires if not group.satisfied(has)]
+
+    def files_to_fetch(self, has: Callable[[str], bool]) -> list[RemoteFile]:
+        """What to download so the folder is complete: for each missing group, the missing files of its downloadable
+        option that lacks the fewest (the first such option on a tie), in ``files`` order."""
+        remote = {f.filename: f for f in self.files}
+        wanted: set[str] = set()
+        for group in self.missing_groups(has):
+            options = [option for option in group.options if set(option) <= set(remote)]
+            best = min(options, key=lambda option: sum(not has(name) for name in option))
+            wanted.update(name for name in best if not has(name))
+        return [f for f in self.files if f.filename in wanted]
 
     @property
     def subdir(self) -> str:
@@ -176,6 +241,7 @@ _SPECS = [
                 ("tokenizer_config.json", "da35aceebeda2adf44094a5867940b09379323b9390fa9197b57044e106bfb6e", 775),
             ],
         ),
+        requires=CLIP_FAMILY_FOLDER,
         license="Apache-2.0",
         description="OWL-ViT base patch32 open-vocabulary detector (works with transformers 4.30)",
     ),
@@ -191,13 +257,13 @@ _SPECS = [
                 ("config.json", None, None),
                 ("model.safetensors", "e1e130b9e404cf91a75ad45644c1da9d7fa5284085eecc864266a6923efb99e7", 619_918_824),
                 ("preprocessor_config.json", None, None),
-                ("added_tokens.json", None, None),
                 ("merges.txt", None, None),
                 ("vocab.json", None, None),
                 ("special_tokens_map.json", None, None),
                 ("tokenizer_config.json", None, None),
             ],
         ),
+        requires=CLIP_FAMILY_FOLDER,
         license="Apache-2.0",
         description="OWLv2 base patch16 ensemble detector (needs transformers >= 4.35, e.g. Forge)",
     ),
@@ -220,6 +286,7 @@ _SPECS = [
                 ("tokenizer_config.json", "34b7336e4bee12e0a9730eaf5189f582ef3c3eea5027f65730e5717256755aad", 592),
             ],
         ),
+        requires=CLIP_FAMILY_FOLDER,
         license="MIT",
         description="CLIP ViT-B/32 for zero-shot interior-style tags",
     ),

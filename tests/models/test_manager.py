@@ -12,7 +12,6 @@ from alien_filters.models.manager import (
     ModelMissingError,
     default_models_dir,
     hf_hub_cache,
-    is_transformers_folder,
 )
 from alien_filters.models.registry import REGISTRY, get_spec
 
@@ -39,6 +38,20 @@ def _touch(path: Path, data: bytes = b"weights") -> Path:
 def _hf_folder(folder: Path, weights: str = "pytorch_model.bin") -> Path:
     _touch(folder / "config.json", b"{}")
     _touch(folder / weights)
+    return folder
+
+
+CLIP_FAMILY_BUT_WEIGHTS_AND_TOKENIZER = (
+    "config.json", "preprocessor_config.json", "tokenizer_config.json", "special_tokens_map.json",
+)
+
+
+def _complete_folder(folder: Path, weights: str = "model.safetensors",
+                     tokenizer: tuple[str, ...] = ("vocab.json", "merges.txt")) -> Path:
+    """Every file a CLIP-family folder needs, with the weights and tokenizer files given (see write_clip for
+    real ones)."""
+    for name in (*CLIP_FAMILY_BUT_WEIGHTS_AND_TOKENIZER, weights, *tokenizer):
+        _touch(folder / name)
     return folder
 
 
@@ -70,8 +83,8 @@ def test_swinir_release_file_name_is_found_too(tmp_path: Path) -> None:
 def test_hf_cache_layout_is_searched(tmp_path: Path) -> None:
     hub = tmp_path / "hf" / "hub"
     repo = hub / "models--openai--clip-vit-base-patch32"
-    _hf_folder(repo / "snapshots" / "aaaa")
-    newest = _hf_folder(repo / "snapshots" / "bbbb")
+    _complete_folder(repo / "snapshots" / "aaaa")
+    newest = _complete_folder(repo / "snapshots" / "bbbb")
     _touch(repo / "refs" / "main", b"bbbb\n")
     as_hub = ModelManager(tmp_path / "models", search_dirs={"transformers": [hub]})
     assert as_hub.locate("clip_vit_b32") == newest
@@ -82,10 +95,24 @@ def test_hf_cache_layout_is_searched(tmp_path: Path) -> None:
 
 def test_save_pretrained_folders_in_a_search_dir(tmp_path: Path) -> None:
     extra = tmp_path / "extra"
-    folder = _hf_folder(extra / "google" / "owlvit-base-patch32", weights="model.safetensors")
+    folder = _complete_folder(extra / "google" / "owlvit-base-patch32", tokenizer=("tokenizer.json",))
     manager = ModelManager(tmp_path / "models", search_dirs={"transformers": [extra]})
     assert manager.locate("owlvit_base") == folder
-    assert not is_transformers_folder(tmp_path)
+
+
+def test_a_folder_without_the_tokenizer_is_passed_over(tmp_path: Path) -> None:
+    """config + weights alone (what CLIPModel.from_pretrained caches) cannot load the processor: the next candidate
+    that can is used instead."""
+    hub = tmp_path / "hf" / "hub"
+    repo = hub / "models--openai--clip-vit-base-patch32"
+    weights_only = _hf_folder(repo / "snapshots" / "aaaa", weights="model.safetensors")
+    _touch(repo / "refs" / "main", b"aaaa")
+    manager = ModelManager(tmp_path / "models", search_dirs={"transformers": [hub]})
+    assert manager.locate("clip_vit_b32") is None
+    complete = _complete_folder(repo / "snapshots" / "bbbb")
+    assert manager.locate("clip_vit_b32") == complete
+    _complete_folder(weights_only, tokenizer=("tokenizer.json",))
+    assert manager.locate("clip_vit_b32") == weights_only
 
 
 def test_own_folder_counts_only_when_every_file_is_there(tmp_path: Path) -> None:
@@ -141,6 +168,47 @@ def test_ensure_downloads_every_missing_file_of_a_folder(tmp_path: Path) -> None
     assert manager.locate("owlvit_base") == target
 
 
+@pytest.mark.parametrize("tokenizer", [("vocab.json", "merges.txt"), ("tokenizer.json",)])
+def test_a_folder_with_either_weights_and_either_tokenizer_is_used_without_download(tmp_path: Path, tokenizer) -> None:
+    downloader = RecordingDownloader()
+    spec = get_spec("clip_vit_b32")  # the registry downloads pytorch_model.bin and tokenizer.json for it
+    target = _complete_folder(tmp_path / spec.relpath, weights="model.safetensors", tokenizer=tokenizer)
+    manager = ModelManager(tmp_path, downloader=downloader)
+    assert manager.ensure("clip_vit_b32") == target
+    assert downloader.calls == []
+
+
+def test_ensure_fetches_only_the_missing_tokenizer(tmp_path: Path) -> None:
+    downloader = RecordingDownloader()
+    spec = get_spec("clip_vit_b32")
+    target = _complete_folder(tmp_path / spec.relpath, weights="model.safetensors", tokenizer=())
+    manager = ModelManager(tmp_path, downloader=downloader)
+    assert manager.ensure("clip_vit_b32") == target
+    tokenizer = next(f for f in spec.files if f.filename == "tokenizer.json")
+    assert downloader.calls == [(tokenizer.url, target / "tokenizer.json", tokenizer.sha256, tokenizer.size)]
+    assert manager.locate("clip_vit_b32") == target
+
+
+def test_offline_a_folder_missing_only_the_tokenizer_names_the_tokenizer(tmp_path: Path) -> None:
+    spec = get_spec("clip_vit_b32")
+    target = _complete_folder(tmp_path / spec.relpath, weights="model.safetensors", tokenizer=())
+    manager = ModelManager(tmp_path, allow_download=False)
+    with pytest.raises(ModelMissingError) as info:
+        manager.ensure("clip_vit_b32")
+    message = str(info.value)
+    assert f"Missing in {target}: tokenizer (tokenizer.json or vocab.json + merges.txt)." in message
+    assert f"{spec.files[0].url.rsplit('/', 1)[0]}/tokenizer.json into the folder: {target}" in message
+    assert "pytorch_model.bin" not in message and "config.json" not in message
+
+
+def test_a_half_written_tokenizer_is_completed_with_the_fewest_files(tmp_path: Path) -> None:
+    downloader = RecordingDownloader()
+    spec = get_spec("owlvit_base")  # only vocab.json + merges.txt are published for it
+    target = _complete_folder(tmp_path / spec.relpath, tokenizer=("vocab.json",))
+    ModelManager(tmp_path, downloader=downloader).ensure("owlvit_base")
+    assert [dest for _, dest, _, _ in downloader.calls] == [target / "merges.txt"]
+
+
 def test_unverified_download_is_reported(tmp_path: Path, caplog) -> None:
     manager = ModelManager(tmp_path, downloader=RecordingDownloader())
     with caplog.at_level("WARNING"):
@@ -171,6 +239,20 @@ def test_status_lists_the_registry(tmp_path: Path) -> None:
     assert rows["clip_vit_b32"]["url"] == "https://huggingface.co/openai/clip-vit-base-patch32"
     assert rows["owlv2_base"]["verified"] is False and rows["sam_vit_h"]["license"] == "Apache-2.0"
     assert {"name", "stage", "present", "path", "size", "license", "url"} <= set(missing)
+    assert missing["files"] == [{"name": "SwinIR_4x.pth", "url": get_spec("swinir_x4").url,
+                                 "sha256": get_spec("swinir_x4").sha256, "size": get_spec("swinir_x4").size}]
+    clip = get_spec("clip_vit_b32")
+    assert rows["clip_vit_b32"]["files"] == [
+        {"name": f.filename, "url": f.url, "sha256": f.sha256, "size": f.size} for f in clip.files
+    ]
+    assert all(f["sha256"] for f in rows["clip_vit_b32"]["files"])
+    owlv2_files = {f["name"]: f["sha256"] for f in rows["owlv2_base"]["files"]}
+    assert owlv2_files["model.safetensors"] == get_spec("owlv2_base").files[1].sha256
+    assert owlv2_files["config.json"] is None  # none published: null, never made up
+    requires = {group["what"]: group["options"] for group in rows["clip_vit_b32"]["requires"]}
+    assert requires["weights"] == [["model.safetensors"], ["pytorch_model.bin"]]
+    assert requires["tokenizer"] == [["tokenizer.json"], ["vocab.json", "merges.txt"]]
+    assert rows["sam_vit_b"]["requires"] == []
     json.dumps(list(rows.values()))  # the CLI prints it with --json
 
 

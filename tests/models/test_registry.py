@@ -6,7 +6,16 @@ import re
 
 import pytest
 
-from alien_filters.models.registry import REGISTRY, ModelSpec, RemoteFile, get_spec, specs_for_stage
+from alien_filters.models.registry import (
+    CLIP_TOKENIZER,
+    REGISTRY,
+    WEIGHTS,
+    FileGroup,
+    ModelSpec,
+    RemoteFile,
+    get_spec,
+    specs_for_stage,
+)
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 PINNED_HF_URL = re.compile(r"^https://huggingface\.co/[\w.-]+/[\w.-]+/resolve/[0-9a-f]{40}/[\w.-]+$")
@@ -89,8 +98,33 @@ def test_spec_validation() -> None:
         ModelSpec(name="x", kind="file", stage="tag", relpath="sam/x.pth")
     with pytest.raises(ValueError, match="needs its files"):
         ModelSpec(name="x", kind="hf_folder", stage="tag", relpath="transformers/a/b")
-    folder = ModelSpec(
-        name="x", kind="hf_folder", stage="tag", relpath="transformers/a/b",
-        files=(RemoteFile("config.json", "https://e/config.json", None, 10),),
-    )
+    config = RemoteFile("config.json", "https://e/config.json", None, 10)
+    needs_config = (FileGroup("config.json", (("config.json",),)),)
+    with pytest.raises(ValueError, match="needs its required file groups"):
+        ModelSpec(name="x", kind="hf_folder", stage="tag", relpath="transformers/a/b", files=(config,))
+    with pytest.raises(ValueError, match=r"no downloadable option for weights \(model.safetensors or pytorch"):
+        ModelSpec(name="x", kind="hf_folder", stage="tag", relpath="transformers/a/b", files=(config,),
+                  requires=(*needs_config, WEIGHTS))
+    extra = RemoteFile("added_tokens.json", "https://e/added_tokens.json", None, 10)
+    with pytest.raises(ValueError, match="files no required group names: added_tokens.json"):
+        ModelSpec(name="x", kind="hf_folder", stage="tag", relpath="transformers/a/b", files=(config, extra),
+                  requires=needs_config)
+    folder = ModelSpec(name="x", kind="hf_folder", stage="tag", relpath="transformers/a/b", files=(config,),
+                       requires=needs_config)
     assert folder.repo_id == "a/b" and folder.subdir == "transformers" and not folder.verified
+
+
+def test_required_groups_take_any_option() -> None:
+    clip = get_spec("clip_vit_b32")
+    assert {g.what for g in clip.requires} >= {"config.json", "weights", "tokenizer", "tokenizer_config.json"}
+    slow_save = {"config.json", "model.safetensors", "preprocessor_config.json", "vocab.json", "merges.txt",
+                 "tokenizer_config.json", "special_tokens_map.json"}
+    assert clip.missing_groups(slow_save.__contains__) == []
+    assert clip.files_to_fetch(slow_save.__contains__) == []
+    no_tokenizer = slow_save - {"vocab.json", "merges.txt"}
+    assert clip.missing_groups(no_tokenizer.__contains__) == [CLIP_TOKENIZER]
+    assert [f.filename for f in clip.files_to_fetch(no_tokenizer.__contains__)] == ["tokenizer.json"]
+    assert CLIP_TOKENIZER.describe() == "tokenizer (tokenizer.json or vocab.json + merges.txt)"
+    nothing = [f.filename for f in clip.files_to_fetch(lambda name: False)]
+    assert nothing == ["config.json", "pytorch_model.bin", "preprocessor_config.json", "tokenizer.json",
+                       "special_tokens_map.json", "tokenizer_config.json"]  # one option per group, in files order

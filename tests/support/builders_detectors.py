@@ -19,6 +19,7 @@ from transformers import (
     CLIPImageProcessor,
     CLIPModel,
     CLIPProcessor,
+    CLIPTokenizer,
     CLIPTokenizerFast,
     OwlViTConfig,
     OwlViTForObjectDetection,
@@ -46,12 +47,16 @@ def _tiny_tower(**extra: int) -> dict[str, int]:
     return tower
 
 
-def _tokenizer(folder: Path, max_length: int) -> CLIPTokenizerFast:
-    return CLIPTokenizerFast.from_pretrained(write_clip_tokenizer(folder, model_max_length=max_length))
+def _tokenizer(folder: Path, max_length: int, slow: bool = False) -> CLIPTokenizer | CLIPTokenizerFast:
+    """CLIP's tokenizer; saved, the fast one writes tokenizer.json + vocab.json + merges.txt, the slow one
+    (``slow=True``) only vocab.json + merges.txt."""
+    tokenizer_class = CLIPTokenizer if slow else CLIPTokenizerFast
+    return tokenizer_class.from_pretrained(write_clip_tokenizer(folder, model_max_length=max_length))
 
 
-def write_owlvit(folder: Path, tiny: bool = True, seed: int = 0) -> Path:
-    """Save a random-weight OWL-ViT (model + processor) into ``folder``; ``tiny=False`` is base-patch32's shape."""
+def write_owlvit(folder: Path, tiny: bool = True, seed: int = 0, slow_tokenizer: bool = False) -> Path:
+    """Save a random-weight OWL-ViT (model + processor) into ``folder``; ``tiny=False`` is base-patch32's shape,
+    ``slow_tokenizer`` saves a slow tokenizer (vocab.json + merges.txt, no tokenizer.json)."""
     torch.manual_seed(seed)
     if tiny:
         config = OwlViTConfig(
@@ -65,7 +70,7 @@ def write_owlvit(folder: Path, tiny: bool = True, seed: int = 0) -> Path:
     side = {"height": image_size, "width": image_size}
     processor = OwlViTProcessor(
         image_processor=OwlViTImageProcessor(size=side, crop_size=side),
-        tokenizer=_tokenizer(folder, OWL_TEXT_LENGTH),
+        tokenizer=_tokenizer(folder, OWL_TEXT_LENGTH, slow_tokenizer),
     )
     OwlViTForObjectDetection(config).eval().save_pretrained(folder, safe_serialization=True)
     processor.save_pretrained(folder)
@@ -97,8 +102,9 @@ def write_owlv2(folder: Path, seed: int = 0) -> Path:
     return folder
 
 
-def write_clip(folder: Path, tiny: bool = True, seed: int = 0) -> Path:
-    """Save a random-weight CLIP (model + processor) into ``folder``; ``tiny=False`` is ViT-B/32's shape."""
+def write_clip(folder: Path, tiny: bool = True, seed: int = 0, slow_tokenizer: bool = False) -> Path:
+    """Save a random-weight CLIP (model + processor) into ``folder``; ``tiny=False`` is ViT-B/32's shape,
+    ``slow_tokenizer`` saves a slow tokenizer (vocab.json + merges.txt, no tokenizer.json)."""
     torch.manual_seed(seed)
     if tiny:
         config = CLIPConfig(
@@ -113,7 +119,7 @@ def write_clip(folder: Path, tiny: bool = True, seed: int = 0) -> Path:
         image_processor=CLIPImageProcessor(
             size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size}
         ),
-        tokenizer=_tokenizer(folder, 77),
+        tokenizer=_tokenizer(folder, 77, slow_tokenizer),
     )
     CLIPModel(config).eval().save_pretrained(folder, safe_serialization=True)
     processor.save_pretrained(folder)
