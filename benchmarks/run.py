@@ -23,6 +23,7 @@ from typing import Any, Sequence
 import torch
 from PIL import Image
 
+from alien_filters.batch.atomic import write_json
 from alien_filters.batch.discovery import discover
 from alien_filters.batch.runner import BatchRunner, BatchSettings
 from alien_filters.core.compositing import clamp_box, model_size
@@ -44,7 +45,6 @@ from .scenes import layout_objects, write_scenes
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "latest.json"
 DEFAULT_CACHE = Path.home() / ".cache" / "alien-filters" / "benchmark-models"
-TARGETS = {"segmentation_speedup_vs_amg": 10.0, "inpaint_speedup_vs_naive": 3.0, "overhead_fraction": 0.05}
 
 
 @dataclass(frozen=True)
@@ -426,13 +426,6 @@ def format_report(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_results(results: dict[str, Any], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
-    temporary.replace(path)
-
-
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
@@ -440,7 +433,8 @@ def log(message: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     results = run(args)
-    write_results(results, args.out)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    write_json(args.out, results)
     print(format_report(results))
     print(f"results written to {args.out}")
     return 0

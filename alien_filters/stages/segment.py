@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 
 from ..core.contracts import ClassMasks, Detection
+from ..core.masks import union_by_class
 from ..models import device as devices
 
 SAM_MODEL_TYPES = ("vit_b", "vit_l", "vit_h")
@@ -199,8 +200,7 @@ def region_crop(rgb: np.ndarray, mask: np.ndarray) -> Image.Image:
 
 
 def _merge_per_class(labels: Sequence[str], masks: Sequence[np.ndarray], size: tuple[int, int]) -> ClassMasks:
-    """OR the instance masks of each class; classes whose union is empty are left out."""
-    merged: ClassMasks = {}
-    for label, mask in zip(labels, masks, strict=True):
-        merged[label] = merged.get(label, np.zeros(size, dtype=bool)) | mask.astype(bool)
+    """OR the instance masks of each class (:func:`masks.union_by_class`); classes whose union is empty are left
+    out."""
+    merged = union_by_class(zip(labels, masks, strict=True), size)
     return {label: mask for label, mask in merged.items() if mask.any()}
