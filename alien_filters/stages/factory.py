@@ -20,12 +20,17 @@ STYLE_MODEL = "clip_vit_b32"
 
 def detector_model(choices: StageChoices) -> str:
     """The registry name of the detector ``choices`` ask for; auto: OWLv2 when the installed transformers has it
-    (>= 4.35, e.g. Forge), else OWL-ViT (WebUI 1.10)."""
+    (>= 4.35, e.g. Forge), else OWL-ViT (WebUI 1.10). StageMissing for OWLv2 on an older transformers, before
+    anything is downloaded."""
     import transformers
 
     kind = choices.detector
+    has_owlv2 = hasattr(transformers, "Owlv2ForObjectDetection")
     if kind == "auto":
-        kind = "owlv2" if hasattr(transformers, "Owlv2ForObjectDetection") else "owlvit"
+        kind = "owlv2" if has_owlv2 else "owlvit"
+    elif kind == "owlv2" and not has_owlv2:
+        raise StageMissing(f"detector 'owlv2' needs transformers >= 4.35, this one is {transformers.__version__}; "
+                           "choose owlvit or auto")
     return DETECTOR_MODELS[kind]
 
 
