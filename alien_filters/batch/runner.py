@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
@@ -13,6 +14,7 @@ from PIL import Image
 from ..core import masks
 from ..core.cache import cache_key
 from ..core.contracts import InterruptCheck, ProgressEvent, ProgressSink, never_interrupted, no_progress
+from ..core.infotext import png_text
 from ..core.pipeline import ImageResult, Interrupted, Pipeline, PipelineOptions, StageFailed, Stages
 from ..core.states import ImageStatus
 from . import atomic
@@ -52,6 +54,8 @@ class ItemOutcome:
     outputs: dict[str, str] = field(default_factory=dict)
     message: str = ""
     seconds: float = 0.0
+    restore_fallback: str | None = None
+    """Why the restorer only resized this image (its model could not run); None when it restored."""
 
 
 @dataclass
@@ -94,7 +98,14 @@ class BatchReport:
         lines.append(f"wall time {self.wall_seconds:.1f}s")
         if self.report_error:
             lines.append(f"warning: {self.report_error}")
+        lines += self.restore_warnings()
         return "\n".join(lines)
+
+    def restore_warnings(self) -> list[str]:
+        """One warning per distinct reason the restorer only resized images (with how many)."""
+        reasons = Counter(o.restore_fallback for o in self.outcomes if o.restore_fallback)
+        return [f"warning: {n} image(s) only resized, not restored: {reason}; once the restorer works, the same "
+                "command restores them (they are not skipped as done)" for reason, n in reasons.items()]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -208,7 +219,7 @@ class BatchRunner:
             return ItemOutcome(str(item.path), ImageStatus.FAILED, message=f"cannot write outputs: {reason}")
         status = ImageStatus.PLANNED if self.dry_run else ImageStatus.DONE
         return ItemOutcome(str(item.path), status, _relative(outputs, self.settings.out_dir),
-                           seconds=time.perf_counter() - start)
+                           seconds=time.perf_counter() - start, restore_fallback=result.restore_fallback)
 
     def _output_paths(self, item: InputItem) -> dict[str, Path]:
         wanted = {"tags", "manifest"}
@@ -226,6 +237,7 @@ class BatchRunner:
             isinstance(manifest, dict)
             and manifest.get("input", {}).get("sha256") == sha
             and manifest.get("settings_hash") == settings_hash
+            and not (manifest.get("restore") or {}).get("fallback")  # only resized: restore it now if possible
             and all(path.exists() for path in outputs.values())
         )
 
@@ -238,7 +250,7 @@ class BatchRunner:
         written: list[Path] = []
         try:
             if "result" in outputs and result.final is not None:
-                atomic.write_image(outputs["result"], result.final)
+                atomic.write_image(outputs["result"], result.final, text=png_text(result))
                 written.append(outputs["result"])
             if "preview" in outputs:
                 atomic.write_image(outputs["preview"], render_preview(original, result), quality=88)

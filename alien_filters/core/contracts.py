@@ -97,14 +97,25 @@ class InpaintJob:
     """Crop region x0, y0, x1, y1 (exclusive) around the mask, padded by ``settings.crop_padding``."""
 
 
+@dataclass(frozen=True)
+class ResizedInstead:
+    """A restorer's answer when its model could not run: ``image`` only resized to the working size, and why.
+
+    The pipeline records it as a fallback (never as the restore) and never caches it as one."""
+
+    image: Image.Image
+    reason: str
+
+
 @runtime_checkable
 class Restorer(Protocol):
     """Super-resolution / restoration to an exact working size."""
 
     name: str
 
-    def restore(self, image: Image.Image, size: tuple[int, int]) -> Image.Image:
-        """Return ``image`` restored and resized to exactly ``size`` (width, height), RGB."""
+    def restore(self, image: Image.Image, size: tuple[int, int]) -> Image.Image | ResizedInstead:
+        """Return ``image`` restored and resized to exactly ``size`` (width, height), RGB; or
+        :class:`ResizedInstead` when the model could not run and the image was only resized."""
         ...
 
 
@@ -137,6 +148,15 @@ class Inpainter(Protocol):
 
     def inpaint(self, image: Image.Image, job: InpaintJob) -> Image.Image:
         """Return an image of ``image``'s size; pixels outside ``job.mask`` must stay unchanged."""
+        ...
+
+
+@runtime_checkable
+class InfotextInpainter(Inpainter, Protocol):
+    """An inpainter that also says how it generated each job, as the WebUI's infotext (see core.infotext)."""
+
+    def inpaint_with_infotext(self, image: Image.Image, job: InpaintJob) -> tuple[Image.Image, str | None]:
+        """What :meth:`inpaint` returns, and the infotext of its generation (None when nothing was generated)."""
         ...
 
 

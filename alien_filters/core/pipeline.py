@@ -14,10 +14,12 @@ from .cache import NoCache, ResultCache, cache_key
 from .contracts import (
     ClassMasks,
     Detection,
+    InfotextInpainter,
     Inpainter,
     InterruptCheck,
     ProgressEvent,
     ProgressSink,
+    ResizedInstead,
     Restorer,
     Segmenter,
     Tagger,
@@ -102,6 +104,13 @@ class ImageResult:
     final: Image.Image | None
     timings: dict[str, float]
     cached: list[str]
+    restored_by: str = "resize"
+    """What made ``working``: the restorer's name, ``resize`` (restore off), or ``resized: <restorer>
+    unavailable`` when the restorer fell back to a plain resize (``restore_fallback`` says why)."""
+    restore_fallback: str | None = None
+    infotexts: list[str | None] = field(default_factory=list)
+    """Per job of ``plan.jobs``: the infotext of its generation as the inpainter gave it (for WebUI img2img the
+    WebUI's own), None where nothing was generated or the inpainter gives none; empty when inpainting did not run."""
 
 
 def required_stages(stages: Stages, options: PipelineOptions) -> list[str]:
@@ -146,13 +155,18 @@ class Pipeline:
         size = self.options.working_size.for_image(*image.size)
         names = self.stages.names()
 
-        restore_key = cache_key(input_sha256, "restore", names["restore"] if self.options.restore else "resize", size)
+        restored_by = names["restore"] if self.options.restore and self.stages.restorer is not None else "resize"
+        fallback: str | None = None
+        restore_key = cache_key(input_sha256, "restore", restored_by, size)
         with self._stage("restore", 0, timings):
             working = self.cache.get_image(restore_key)
             if working is not None and working.size == size:
                 cached.append("restore")
             else:
-                working = self._restore(image, size)
+                working, fallback = self._restore(image, size)
+                if fallback is not None:  # cached under what ran, so a later run with the model restores again
+                    restored_by = f"resized: {names['restore']} unavailable"
+                    restore_key = cache_key(input_sha256, "restore", restored_by, size)
                 self.cache.put_image(restore_key, working)
 
         tag_key = cache_key(restore_key, "tag", names["tag"] if self.options.tag else None)
@@ -177,13 +191,15 @@ class Pipeline:
         with self._stage("plan", 3, timings):
             plan = plan_jobs(tags, class_masks, self._rules_theme, seed, self.options.style_min_score)
 
-        final = None
+        final: Image.Image | None = None
+        infotexts: list[str | None] = []
         if self.options.inpaint:
             if self.offload_before_inpaint and plan.jobs:
                 release_all([self.stages.restorer, self.stages.tagger, self.stages.segmenter])
             with self._stage("inpaint", 4, timings):
-                final = self._inpaint(working, plan)
-        return ImageResult(image.size, working, tags, class_masks, plan, final, timings, cached)
+                final, infotexts = self._inpaint(working, plan)
+        return ImageResult(image.size, working, tags, class_masks, plan, final, timings, cached, restored_by,
+                           fallback, infotexts=infotexts)
 
     @contextmanager
     def _stage(self, name: str, index: int, timings: dict[str, float]) -> Iterator[None]:
@@ -200,13 +216,16 @@ class Pipeline:
         finally:
             timings[name] = timings.get(name, 0.0) + time.perf_counter() - start
 
-    def _restore(self, image: Image.Image, size: tuple[int, int]) -> Image.Image:
-        if self.options.restore and self.stages.restorer is not None:
-            restored = self.stages.restorer.restore(image, size)
-            if restored.size != size:
-                raise ValueError(f"restorer {self.stages.restorer.name} returned {restored.size}, expected {size}")
-            return restored.convert("RGB")
-        return image.resize(size, Image.LANCZOS)
+    def _restore(self, image: Image.Image, size: tuple[int, int]) -> tuple[Image.Image, str | None]:
+        """The working image, and why the restorer fell back to a resize (None when it did not)."""
+        if not (self.options.restore and self.stages.restorer is not None):
+            return image.resize(size, Image.LANCZOS), None
+        restored = self.stages.restorer.restore(image, size)
+        fallback = restored.reason if isinstance(restored, ResizedInstead) else None
+        working = restored.image if isinstance(restored, ResizedInstead) else restored
+        if working.size != size:
+            raise ValueError(f"restorer {self.stages.restorer.name} returned {working.size}, expected {size}")
+        return working.convert("RGB"), fallback
 
     def _segment(self, working: Image.Image, detections: list[Detection]) -> ClassMasks:
         if not detections and not self.options.segment:
@@ -221,17 +240,24 @@ class Pipeline:
                 raise ValueError(f"mask for {label!r} is {mask.dtype}{mask.shape}, expected bool{expected}")
         return {label: mask for label, mask in result.items() if mask.any()}
 
-    def _inpaint(self, working: Image.Image, plan: Plan) -> Image.Image:
+    def _inpaint(self, working: Image.Image, plan: Plan) -> tuple[Image.Image, list[str | None]]:
+        """The inpainted image and each job's infotext (see ImageResult.infotexts)."""
         image = working
+        infotexts: list[str | None] = []
+        inpainter = self.stages.inpainter
         for job in plan.jobs:
             if self.interrupted():
                 raise Interrupted(f"inpaint job {job.index + 1}/{len(plan.jobs)} ({job.rule})")
             self.progress(ProgressEvent("job", job.index, len(plan.jobs), job.rule))
-            result = self.stages.inpainter.inpaint(image, job)  # type: ignore[union-attr]
+            if isinstance(inpainter, InfotextInpainter):
+                result, infotext = inpainter.inpaint_with_infotext(image, job)
+            else:
+                result, infotext = inpainter.inpaint(image, job), None  # type: ignore[union-attr]
             if result.size != image.size:
                 raise ValueError(f"inpainter returned {result.size} for job {job.rule}, expected {image.size}")
             image = result.convert("RGB")
-        return image
+            infotexts.append(infotext)
+        return image, infotexts
 
 
 def boxes_as_masks(detections: list[Detection], size: tuple[int, int]) -> ClassMasks:

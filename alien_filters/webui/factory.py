@@ -9,8 +9,9 @@ from modules import paths_internal
 
 from ..core.pipeline import PipelineOptions, Stages
 from ..core.run_options import StageChoices
-from ..models.manager import hf_hub_cache
-from ..stages.factory import build_stages, make_manager
+from ..models.download import download
+from ..models.manager import ModelManager, hf_hub_cache
+from ..stages.factory import build_stages
 from . import runtime
 from .inpainter import WebUIInpainter
 from .settings import AlienSettings, current
@@ -24,19 +25,28 @@ def search_dirs() -> dict[str, list[Path]]:
     return {"sam": [models / "sam"], "SwinIR": [models / "SwinIR"], "transformers": [hf_hub_cache()]}
 
 
+def download_with_progress(url: str, dest: Path, sha256: str | None, size: int | None,
+                           progress: bool = True) -> Path:
+    """The model manager's download, its progress also shown in the WebUI's progress text (the console gets tqdm)."""
+    name = Path(dest).name
+    return download(url, dest, sha256, size, progress,
+                    on_progress=lambda done, total: runtime.report_download(name, done, total))
+
+
 def build_webui_stages(options: PipelineOptions, choices: StageChoices | None = None,
                        settings: AlienSettings | None = None) -> Stages:
-    """Stages for ``options``: the core builds tagger and segmenter (restorer and inpainter left out), then the
-    WebUI's SwinIR and img2img take their places."""
+    """Stages for ``options``: the core builds tagger, segmenter and (setting ``restorer``: alien-swinir) our
+    SwinIR; the WebUI's SwinIR (webui-swinir) and img2img take the other places."""
     settings = settings or current()
     choices = choices or StageChoices()
     runtime.wait_for_checkpoint_load()
-    core_options = PipelineOptions(restore=False, tag=options.tag, segment=options.segment, inpaint=False,
+    ours_restore = options.restore and settings.restorer == "alien-swinir"
+    core_options = PipelineOptions(restore=ours_restore, tag=options.tag, segment=options.segment, inpaint=False,
                                    working_size=options.working_size, style_min_score=options.style_min_score)
-    manager = make_manager(Path(os.path.expanduser(settings.models_dir)), allow_download=True,
-                           search_dirs=search_dirs())
+    manager = ModelManager(Path(os.path.expanduser(settings.models_dir)), search_dirs(), allow_download=True,
+                           downloader=download_with_progress)
     stages = build_stages(choices, core_options, device=settings.device, manager=manager)
-    if options.restore:
+    if options.restore and not ours_restore:
         stages.restorer = WebUISwinIRRestorer(settings.swinir_model or None)
     if options.inpaint:
         stages.inpainter = WebUIInpainter()

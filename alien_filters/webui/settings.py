@@ -14,6 +14,10 @@ from .paths import parse_roots
 SECTION = ("alien_filters", "Alien Filters")
 PREFIX = "alien_filters_"
 DEVICES = ["auto", "cuda", "cpu", "mps"]
+RESTORERS = ("alien-swinir", "webui-swinir")
+"""Restorers inside the WebUI; the first is the default: on the same 352x256 photo on 2 CPU cores our SwinIR-M x2
+took about 70 s, the WebUI's SwinIR (SwinIR-L x4 on A1111 and on Forge, even for a 2x step) 103-128 s on A1111's
+stack and 457 s inside Forge (README, Performance)."""
 
 
 def default_output_dir() -> str:
@@ -35,6 +39,7 @@ def defaults() -> dict[str, object]:
         "save_masks": False,
         "sampler": "DPM++ 2M",
         "scheduler": "Automatic",
+        "restorer": RESTORERS[0],
         "swinir_model": "",
         "max_request_mb": 64,
     }
@@ -72,6 +77,9 @@ def option_infos() -> dict[str, shared.OptionInfo]:
         "save_masks": shared.OptionInfo(d["save_masks"], "Save the coloured class masks next to each result"),
         "sampler": shared.OptionInfo(d["sampler"], "Inpainting sampler", gr.Dropdown, _sampler_choices),
         "scheduler": shared.OptionInfo(d["scheduler"], "Inpainting schedule type", gr.Dropdown, _scheduler_choices),
+        "restorer": shared.OptionInfo(d["restorer"], "Restore with", gr.Radio, {"choices": list(RESTORERS)}).info(
+            "alien-swinir: our SwinIR-M, x2 when 2x reaches the working size (about 70 s a photo on 2 CPU cores); "
+            "webui-swinir: the WebUI's SwinIR, whose model is SwinIR-L x4 (Forge: 457 s on the same photo)"),
         "swinir_model": shared.OptionInfo(d["swinir_model"], "SwinIR model of the WebUI to restore with (empty: any)"),
         "max_request_mb": shared.OptionInfo(d["max_request_mb"], "Largest /alien/process request body (MB)"),
     }
@@ -99,6 +107,7 @@ class AlienSettings:
     save_masks: bool
     sampler: str
     scheduler: str
+    restorer: str
     swinir_model: str
     max_request_mb: int
 

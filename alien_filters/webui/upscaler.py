@@ -7,6 +7,7 @@ import os
 from modules import shared
 from PIL import Image
 
+from ..core.contracts import ResizedInstead
 from ..core.errors import AlienFiltersError
 from . import runtime
 
@@ -55,12 +56,14 @@ class WebUISwinIRRestorer:
         except NoSwinIRUpscaler:
             return "webui-swinir:missing"
 
-    def restore(self, image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    def restore(self, image: Image.Image, size: tuple[int, int]) -> Image.Image | ResizedInstead:
         """``image`` upscaled by ONE pass of the WebUI's SwinIR, then resized to exactly ``size`` (width, height).
 
         The upscaler's own ``upscale`` loop would run the model again whenever one pass falls short of the
         target by any margin (a x2 model asked for 2.048x runs twice, 4x the work, then downsizes): the one
-        ``do_upscale`` pass and a LANCZOS resize cover the rest."""
+        ``do_upscale`` pass and a LANCZOS resize cover the rest. When the WebUI cannot load the model, its
+        ``do_upscale`` prints "Failed loading SwinIR model" and hands the image back unscaled: that is answered as
+        :class:`ResizedInstead`, never as a restore."""
         width, height = size
         rgb = image.convert("RGB")
         scale = max(width / rgb.width, height / rgb.height)
@@ -72,4 +75,8 @@ class WebUISwinIRRestorer:
             entry.scaler.scale = scale  # what upscale() sets before its passes
             upscaled = entry.scaler.do_upscale(rgb, entry.data_path)
         upscaled = upscaled.convert("RGB")
-        return upscaled if upscaled.size == size else upscaled.resize(size, Image.LANCZOS)
+        resized = upscaled if upscaled.size == size else upscaled.resize(size, Image.LANCZOS)
+        if upscaled.size == rgb.size:
+            return ResizedInstead(resized, f"the WebUI's {entry.name} did not run: it could not load "
+                                           f"{entry.data_path} (the WebUI's console says why)")
+        return resized

@@ -16,6 +16,7 @@ from swinir_model import UpscalerSwinIR
 from alien_filters.core.pipeline import PipelineOptions, Stages
 from alien_filters.core.run_options import StageChoices
 from alien_filters.models.registry import get_spec
+from alien_filters.stages.restore import SwinIRRestorer
 from alien_filters.themes import get_theme
 from alien_filters.webui import factory, runtime
 from alien_filters.webui.service import AlienService, RunOptions
@@ -53,17 +54,11 @@ def settings_for(models: Path):
 
 def refuse_downloads(monkeypatch) -> None:
     """Any download attempt fails the test (a usable copy exists somewhere)."""
-    original = factory.make_manager
 
     def no_download(url, *args, **kwargs):
         raise AssertionError(f"download attempted: {url}")
 
-    def manager(*args, **kwargs):
-        built = original(*args, **kwargs)
-        built.downloader = no_download
-        return built
-
-    monkeypatch.setattr(factory, "make_manager", manager)
+    monkeypatch.setattr(factory, "download_with_progress", no_download)
 
 
 # -- the stand-in's safe-unpickle check behaves as the WebUI's ------------------------------------------------
@@ -183,11 +178,27 @@ def test_swinir_from_models_swinir_and_ours_from_our_folder(webui_models, monkey
     ours.parent.mkdir(parents=True)
     ours.write_bytes(b"x")  # present is enough to be chosen; it is not loaded here
     refuse_downloads(monkeypatch)
-    stages = factory.build_webui_stages(PipelineOptions(tag=False, inpaint=False), StageChoices(),
-                                        settings_for(webui_models))
+    settings = dataclasses.replace(settings_for(webui_models), restorer="webui-swinir")
+    stages = factory.build_webui_stages(PipelineOptions(tag=False, inpaint=False), StageChoices(), settings)
     assert stages.segmenter.checkpoint == ours
     shared.sd_upscalers = UpscalerSwinIR(str(webui_models / "SwinIR")).scalers
     assert stages.restorer.name == "webui-swinir:SwinIR_4x"
+
+
+def test_default_restorer_is_ours_from_models_swinir_with_x2(webui_models, monkeypatch):
+    """By default (setting ``restorer``: alien-swinir) our SwinIR restores, reading both released files from the
+    WebUI's models/SwinIR; a 250x350 photo takes the x2 model in one pass."""
+    folder = webui_models / "SwinIR"
+    folder.mkdir()
+    save_as_released({"params_ema": build_swinir(4).state_dict()}, folder / "SwinIR_4x.pth")
+    save_as_released({"params_ema": build_swinir(2).state_dict()},
+                      folder / "003_realSR_BSRGAN_DFO_s64w8_SwinIR-M_x2_GAN.pth")
+    refuse_downloads(monkeypatch)
+    stages = factory.build_webui_stages(PipelineOptions(tag=False, segment=False, inpaint=False), StageChoices(),
+                                        settings_for(webui_models))
+    assert isinstance(stages.restorer, SwinIRRestorer) and sorted(stages.restorer.weights) == [2, 4]
+    out = stages.restorer.restore(Image.new("RGB", (250, 350), "teal"), (512, 720))
+    assert out.size == (512, 720) and list(stages.restorer._models) == [2]
 
 
 # -- restore: one model pass per image ----------------------------------------------------------------------

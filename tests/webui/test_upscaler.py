@@ -83,3 +83,50 @@ def test_named_model_must_exist(swinir_dir):
     assert WebUISwinIRRestorer("SwinIR_4x").upscaler().name == "SwinIR_4x"
     with pytest.raises(NoSwinIRUpscaler, match="SwinIR model 'SwinIR_2x' not found; the WebUI has: SwinIR_4x"):
         WebUISwinIRRestorer("SwinIR_2x").upscaler()
+
+
+def test_a_swinir_that_cannot_load_is_recorded_as_a_resize_and_never_served_later_as_a_restore(
+        swinir_dir, tmp_path, capsys):
+    """The WebUI's SwinIR fails to load its weights (it prints "Failed loading SwinIR model" and hands the image back
+    unscaled): the manifest says what ran and why, the summary warns once, the fallback is not cached or skipped
+    as the restore, and once the weights are in place the same command restores."""
+    import json
+
+    from alien_filters.batch.runner import BatchRunner, BatchSettings
+    from alien_filters.core.pipeline import PipelineOptions, Stages
+    from alien_filters.themes import get_theme
+    from tests.support.doubles import ColourSegmenter, ColourTagger
+    from tests.support.rooms import write_rooms
+
+    broken = tmp_path / "SwinIR"
+    broken.mkdir()
+    (broken / "SwinIR_4x.pth").write_bytes(b"not a checkpoint")
+    install_upscalers(broken)
+    write_rooms(tmp_path / "rooms", 2, nested=False)
+    stages = Stages(WebUISwinIRRestorer(), ColourTagger(), ColourSegmenter())
+    settings = BatchSettings(out_dir=tmp_path / "out", options=PipelineOptions(inpaint=False))
+
+    report = BatchRunner(stages, get_theme("alien"), settings).run([tmp_path / "rooms"])
+    assert "Failed loading SwinIR model" in capsys.readouterr().err
+    manifests = sorted((tmp_path / "out").glob("*.json"))
+    manifests = [json.loads(p.read_text()) for p in manifests if p.name != "alien-filters-report.json"]
+    assert len(manifests) == 2
+    for manifest in manifests:
+        assert manifest["restore"]["ran"] == "resized: webui-swinir:SwinIR_4x unavailable"
+        assert "could not load" in manifest["restore"]["fallback"]
+        assert manifest["models"]["restore"] == "resized: webui-swinir:SwinIR_4x unavailable"
+    warnings = [line for line in report.summary().splitlines() if line.startswith("warning")]
+    assert len(warnings) == 1 and warnings[0].startswith("warning: 2 image(s) only resized, not restored")
+
+    (broken / "SwinIR_4x.pth").write_bytes((swinir_dir / "SwinIR_4x.pth").read_bytes())  # the weights arrive
+    install_upscalers(broken)
+    again = BatchRunner(stages, get_theme("alien"), settings).run([tmp_path / "rooms"])
+    assert [o.status for o in again.outcomes] == ["planned", "planned"], "not skipped as already done"
+    assert all(o.restore_fallback is None for o in again.outcomes)
+    restored = sorted((tmp_path / "out").glob("room_*.json"))
+    assert len(restored) == 2
+    for path in restored:
+        manifest = json.loads(path.read_text())
+        assert manifest["restore"] == {"ran": "webui-swinir:SwinIR_4x", "fallback": None}
+        assert "restore" not in manifest["cached_stages"], "the resize was never cached as a restore"
+    assert not [line for line in again.summary().splitlines() if line.startswith("warning")]
