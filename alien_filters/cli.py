@@ -76,7 +76,7 @@ def _add_model_args(parser: argparse.ArgumentParser) -> None:
     from .core.run_options import StageChoices
 
     parser.add_argument("--models-dir", type=Path, default=None,
-                        help="models folder (default: $ALIEN_FILTERS_MODELS or ~/.cache/alien-filters/models)")
+                        help="models folder (default: $ALIEN_FILTERS_MODELS_DIR or ~/.cache/alien-filters/models)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     parser.add_argument("--offline", action="store_true", help="never download: fail with where to put the file")
     parser.add_argument("--checkpoint", type=Path, help="SD inpainting checkpoint (file or diffusers folder)")
