@@ -11,9 +11,10 @@ import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 
 TMP_PREFIX = ".alientmp-"
 _UMASK = os.umask(0)
@@ -51,9 +52,22 @@ def write_json(target: Path, data: Any) -> None:
     write_text(target, json.dumps(data, indent=1, ensure_ascii=False, sort_keys=False) + "\n")
 
 
-def write_image(target: Path, image: Image.Image, **save_args: Any) -> None:
-    """Save ``image`` atomically; the format follows ``target``'s suffix."""
+def png_info(text: Mapping[str, str]) -> PngInfo:
+    """PNG text chunks (key -> text), as the WebUI writes its ``parameters``; iTXt where latin-1 cannot hold it."""
+    info = PngInfo()
+    for key, value in text.items():
+        info.add_text(key, value)
+    return info
+
+
+def write_image(target: Path, image: Image.Image, text: Mapping[str, str] | None = None, **save_args: Any) -> None:
+    """Save ``image`` atomically; the format follows ``target``'s suffix. ``text``: PNG text chunks to write
+    (ValueError for another format)."""
     fmt = Image.registered_extensions()[target.suffix.lower()]
+    if text:
+        if fmt != "PNG":
+            raise ValueError(f"{target}: text chunks need a PNG, not {fmt}")
+        save_args["pnginfo"] = png_info(text)
     with atomic_path(target) as tmp:
         image.save(tmp, format=fmt, **save_args)
 

@@ -88,3 +88,15 @@ class PaintInpainter:
         pixels = np.asarray(image.convert("RGB")).copy()
         pixels[job.mask] = np.frombuffer(digest[:3], dtype=np.uint8)
         return Image.fromarray(pixels)
+
+
+@dataclass
+class DescribingInpainter(PaintInpainter):
+    """Paints like PaintInpainter and gives each job's infotext (its rule, then ``Steps: 1, Seed: 2``), None for
+    ``silent_rule`` (as for a job that generated nothing)."""
+
+    name: str = "describing-inpainter-double"
+    silent_rule: str = ""
+
+    def inpaint_with_infotext(self, image: Image.Image, job: InpaintJob) -> tuple[Image.Image, str | None]:
+        return self.inpaint(image, job), None if job.rule == self.silent_rule else f"{job.rule}\nSteps: 1, Seed: 2"
