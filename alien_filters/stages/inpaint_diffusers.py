@@ -2,7 +2,7 @@
 
 Each job is inpainted "only masked", as the WebUI does: the job's box is cropped, resized to the model size,
 inpainted with the job's prompt, settings and seed, resized back and pasted through the feathered job mask, so
-pixels outside the mask stay exactly as they were.
+pixels outside the mask stay exactly as they were. Each job's infotext is written as the WebUI would write it.
 
 Only inpainting checkpoints (a UNet with 9 input channels, e.g. sd-v1-5-inpainting) are accepted: a plain
 text-to-image checkpoint gives a clear error instead of the poor seams of img2img-with-mask.
@@ -10,6 +10,7 @@ text-to-image checkpoint gives a clear error instead of the poor seams of img2im
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -18,6 +19,7 @@ from PIL import Image
 from ..core import masks
 from ..core.compositing import clamp_box, crop_for_job, crop_mask, job_mask, paste_back
 from ..core.errors import AlienFiltersError
+from ..core.infotext import create_infotext
 from ..core.pipeline import Interrupted
 
 if TYPE_CHECKING:
@@ -39,6 +41,17 @@ SCHEDULERS: dict[str, tuple[str, dict[str, Any]]] = {
     "pndm": ("PNDMScheduler", {}),
 }
 """Scheduler choices: name -> (diffusers class, config overrides)."""
+WEBUI_SAMPLERS: dict[str, tuple[str, str]] = {
+    "dpm++2m": ("DPM++ 2M", "Uniform"),
+    "dpm++2m_karras": ("DPM++ 2M", "Karras"),
+    "euler_a": ("Euler a", "Automatic"),
+    "euler": ("Euler", "Automatic"),
+    "ddim": ("DDIM", "Automatic"),
+    "pndm": ("PLMS", "Automatic"),
+}
+"""Scheduler choice -> the WebUI's (Sampler, Schedule type) for the infotext, after the table of A1111/k-diffusion
+equivalents in diffusers' scheduler docs. In A1111 v1.10.1 the 'Automatic' schedule of DPM++ 2M is Karras, so the
+plain one (the model's own sigmas) is 'Uniform'."""
 
 
 class InpaintCheckpointError(AlienFiltersError, ValueError):
@@ -76,6 +89,10 @@ class DiffusersInpainter:
         self._where = "inpainting"
         self.on_load = on_load
         self.name = f"diffusers:{self.checkpoint.name}"
+        self.model_name = self.checkpoint.stem if self.checkpoint.suffix.lower() in SINGLE_FILE_SUFFIXES \
+            else self.checkpoint.name
+        """The infotext's ``Model``: the checkpoint's file name without suffix, as the WebUI writes it."""
+        self._model_hash: str | None = None
         self._pipe: StableDiffusionInpaintPipeline | None = None
 
     # -- loading ---------------------------------------------------------------------------------------------
@@ -144,13 +161,37 @@ class DiffusersInpainter:
 
     # -- inpainting ------------------------------------------------------------------------------------------
 
+    def model_hash(self) -> str | None:
+        """The WebUI's ``Model hash`` of a single-file checkpoint (the first 10 hex digits of its sha256, computed
+        once); None for a diffusers folder, which the WebUI does not load."""
+        if self._model_hash is None and self.checkpoint.is_file():
+            with open(self.checkpoint, "rb") as handle:
+                self._model_hash = hashlib.file_digest(handle, "sha256").hexdigest()[:10]
+        return self._model_hash
+
+    def infotext(self, job: InpaintJob, size: tuple[int, int]) -> str:
+        """The infotext of ``job`` inpainted at ``size`` (width, height), in the WebUI's form and key order."""
+        settings = job.settings
+        sampler, schedule = WEBUI_SAMPLERS[self.scheduler]
+        return create_infotext(job.prompt, job.negative_prompt, {
+            "Steps": settings.steps, "Sampler": sampler, "Schedule type": schedule, "CFG scale": settings.cfg_scale,
+            "Seed": job.seed, "Size": f"{size[0]}x{size[1]}", "Model hash": self.model_hash(),
+            "Model": self.model_name, "Denoising strength": settings.denoising_strength,
+            "Mask blur": settings.mask_feather or None, "Inpaint area": "Only masked",
+            "Masked area padding": settings.crop_padding, "Alien Filters scheduler": SCHEDULERS[self.scheduler][0],
+        })
+
     def inpaint(self, image: Image.Image, job: InpaintJob) -> Image.Image:
         """Repaint ``job.mask`` of ``image``; same size (and mode for RGB, RGBA, L; others come back RGB)."""
+        return self.inpaint_with_infotext(image, job)[0]
+
+    def inpaint_with_infotext(self, image: Image.Image, job: InpaintJob) -> tuple[Image.Image, str | None]:
+        """:meth:`inpaint`, and the job's :meth:`infotext` (None for an empty mask: a copy, nothing generated)."""
         import torch
 
         mask = job_mask(image, job)
         if not mask.any():
-            return image.copy()
+            return image.copy(), None
         x0, y0, x1, y1 = clamp_box(job.box, image.width, image.height)
         if mask[:y0].any() or mask[y1:].any() or mask[:, :x0].any() or mask[:, x1:].any():
             raise ValueError(f"job {job.index} ({job.rule}): mask extends outside its box {job.box}")
@@ -178,7 +219,7 @@ class DiffusersInpainter:
         generated = result.images[0]
         alpha = masks.feather(mask, int(settings.mask_feather))
         base = image if image.mode in ("RGB", "RGBA", "L") else image.convert("RGB")
-        return paste_back(base, generated, crop_box, alpha)
+        return paste_back(base, generated, crop_box, alpha), self.infotext(job, crop.size)
 
     def _check_interrupt(self) -> None:
         if self.interrupted is not None and self.interrupted():

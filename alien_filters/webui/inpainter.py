@@ -27,7 +27,8 @@ class WebUIInpainter:
     mask blur of ``mask_feather`` pixels, the job's denoising strength, steps, CFG and seed, and the sampler
     and scheduler chosen in Settings. ``is_api`` and ``scripts=None`` keep other extensions' scripts and the
     built-in UI scripts off the job; nothing is saved by the WebUI. The WebUI's result is pasted back through
-    the job's feathered mask, so pixels outside ``job.mask`` never change.
+    the job's feathered mask, so pixels outside ``job.mask`` never change. :meth:`inpaint_with_infotext` also
+    gives the infotext the WebUI wrote for the call (its sampler, checkpoint name and hash).
 
     ``target_long_side`` is the processing size of the crop's long side (None: the crop's own size, rounded
     to a multiple of 8).
@@ -93,9 +94,14 @@ class WebUIInpainter:
 
     def inpaint(self, image: Image.Image, job: InpaintJob) -> Image.Image:
         """Repaint ``job.mask`` of ``image`` with the WebUI; same size and mode back."""
+        return self.inpaint_with_infotext(image, job)[0]
+
+    def inpaint_with_infotext(self, image: Image.Image, job: InpaintJob) -> tuple[Image.Image, str | None]:
+        """:meth:`inpaint`, and the WebUI's infotext of its result (``Processed.infotexts``); an empty mask is a
+        copy of ``image`` and None (nothing generated)."""
         mask = job_mask(image, job)
         if not mask.any():
-            return image.copy()
+            return image.copy(), None
         p = self.make_processing(image, job)
         with runtime.session():
             state = shared.state
@@ -112,10 +118,12 @@ class WebUIInpainter:
                 raise Interrupted(f"inpaint job {job.index + 1} ({job.rule})")
         if len(processed.images) <= processed.index_of_first_image:
             raise RuntimeError(f"job {job.index} ({job.rule}): the WebUI returned no image")
-        result = processed.images[processed.index_of_first_image].convert("RGB")
+        first = processed.index_of_first_image
+        result = processed.images[first].convert("RGB")
+        infotext = (processed.infotexts[first] if first < len(processed.infotexts) else processed.info) or None
         if result.size != image.size:
             raise RuntimeError(f"job {job.index} ({job.rule}): the WebUI returned {result.size}, expected {image.size}"
                                " (is 'overlay_inpaint' forced off by another extension?)")
         base = image if image.mode in ("RGB", "RGBA", "L") else image.convert("RGB")
         alpha = masks.feather(mask, int(job.settings.mask_feather))
-        return paste_back(base, result, (0, 0, image.width, image.height), alpha)
+        return paste_back(base, result, (0, 0, image.width, image.height), alpha), infotext

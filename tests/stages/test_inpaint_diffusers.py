@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from pathlib import Path
@@ -79,6 +80,28 @@ def test_only_pixels_inside_the_mask_change(inpainter, room, centre_job) -> None
     out = inpainter.inpaint(room, centre_job)
     _assert_only_mask_changed(room, out, centre_job.mask)
     assert inpainter.model_size() == 64
+
+
+def test_each_job_comes_with_the_webuis_infotext(inpainter, room, centre_job) -> None:
+    out, infotext = inpainter.inpaint_with_infotext(room, centre_job)
+    _assert_only_mask_changed(room, out, centre_job.mask)
+    assert infotext == (  # a diffusers folder: the WebUI gives no hash for it, so none is written
+        "an alien bed\nNegative prompt: blurry\nSteps: 2, Sampler: DPM++ 2M, Schedule type: Uniform, CFG scale: 7.0, "
+        "Seed: 1, Size: 64x48, Model: tiny-sd-inpainting, Denoising strength: 1.0, Mask blur: 3, "
+        "Inpaint area: Only masked, Masked area padding: 32, Alien Filters scheduler: DPMSolverMultistepScheduler")
+    empty = _job(np.zeros((96, 128), dtype=bool), centre_job.box)
+    copy, none = inpainter.inpaint_with_infotext(room, empty)
+    assert none is None and np.array_equal(np.asarray(copy), np.asarray(room))
+
+
+def test_a_single_file_has_the_webuis_model_hash_and_name(tmp_path: Path) -> None:
+    path = tmp_path / "sd-v1-5-inpainting.ckpt"
+    path.write_bytes(b"not loaded: only hashed" * 1000)
+    inpainter = DiffusersInpainter(path, scheduler="dpm++2m_karras")
+    assert inpainter.model_hash() == hashlib.sha256(path.read_bytes()).hexdigest()[:10]
+    assert inpainter.model_name == "sd-v1-5-inpainting"
+    text = inpainter.infotext(_job(np.ones((8, 8), dtype=bool), (0, 0, 8, 8)), (512, 512))
+    assert "Sampler: DPM++ 2M, Schedule type: Karras," in text and f"Model hash: {inpainter.model_hash()}," in text
 
 
 def test_the_feather_blends_the_mask_edge(inpainter, room, centre_job) -> None:

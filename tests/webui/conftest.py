@@ -10,6 +10,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -22,11 +23,13 @@ from modules import errors, options, processing, progress, safe, script_callback
 
 
 class StandInModel:
-    """What ``shared.sd_model`` holds once a checkpoint is loaded (the stand-in only checks it is there)."""
+    """What ``shared.sd_model`` holds once a checkpoint is loaded: what processing reads of it (the infotext's
+    ``Model`` is ``sd_checkpoint_info.name_for_extra``, its ``Model hash`` ``sd_model_hash``)."""
 
     cond_stage_key = "crossattn"
     is_inpaint = True
-    sd_checkpoint_info = None
+    sd_checkpoint_info = SimpleNamespace(name_for_extra="sd-v1-5-inpainting")
+    sd_model_hash = "c6bbc15e32"
 
 
 @pytest.fixture(autouse=True)

@@ -1,5 +1,5 @@
-"""Stand-in for the WebUI's ``launch`` module as install.py sees it: is_installed (the real lookup) and
-run_pip, which records the command instead of running pip (``pip_commands``)."""
+"""Stand-in for the WebUI's ``launch`` module as install.py sees it: is_installed (the real lookup), run_pip,
+which records the command instead of running pip (``pip_commands``), and git_tag (the version in infotexts)."""
 
 import importlib.metadata
 import importlib.util
@@ -21,3 +21,7 @@ def is_installed(package):
 
 def run_pip(command, desc=None, live=False):
     pip_commands.append((command, desc))
+
+
+def git_tag():
+    return "v1.10.1"

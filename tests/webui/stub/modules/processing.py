@@ -4,7 +4,8 @@
 The fake sampler blends each crop towards a colour derived from the prompt and seed (strength =
 denoising_strength) and disturbs every crop pixel slightly, like a VAE round trip; what survives outside the
 mask is only what the WebUI's own overlay restores. It walks ``steps`` sampling steps, updating shared.state
-and stopping on state.interrupted like the k-diffusion samplers do.
+and stopping on state.interrupted like the k-diffusion samplers do. Each result carries the real infotext
+(create_infotext) in ``Processed.infotexts`` and in its ``info["parameters"]``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 from PIL import Image, ImageOps
 from scipy.ndimage import convolve1d
 
-from modules import images, masking, script_callbacks, sd_samplers, sd_schedulers, shared
+from modules import images, infotext_utils, masking, script_callbacks, sd_samplers, sd_schedulers, shared
 from modules.shared import opts, state
 
 calls: list = []
@@ -356,6 +357,60 @@ def apply_overlay(image, paste_loc, overlay):
     return image.convert('RGB'), original_denoised_image
 
 
+def program_version():
+    import launch
+
+    res = launch.git_tag()
+    if res == "<none>":
+        res = None
+    return res
+
+
+def create_infotext(p, all_prompts, all_seeds, all_subseeds, comments=None, iteration=0, position_in_batch=0,
+                    use_main_prompt=False, index=None, all_negative_prompts=None):
+    """processing.create_infotext of v1.10.1: the keys in its order and its formatting. Keys fed by what the
+    stand-in lacks (face restoration, FP8, VAE, variation seeds, ENSD, token merging, RNG, tiling, user) are
+    None here, as they are in the WebUI with its default settings, and so left out like there."""
+    if use_main_prompt:
+        index = 0
+    elif index is None:
+        index = position_in_batch + iteration * p.batch_size
+    if all_negative_prompts is None:
+        all_negative_prompts = p.all_negative_prompts
+    clip_skip = getattr(p, 'clip_skip', opts.CLIP_stop_at_last_layers)
+    prompt_text = p.main_prompt if use_main_prompt else all_prompts[index]
+    negative_prompt = p.main_negative_prompt if use_main_prompt else all_negative_prompts[index]
+    generation_params = {
+        "Steps": p.steps,
+        "Sampler": p.sampler_name,
+        "Schedule type": p.scheduler,
+        "CFG scale": p.cfg_scale,
+        "Image CFG scale": getattr(p, 'image_cfg_scale', None),
+        "Seed": p.all_seeds[0] if use_main_prompt else all_seeds[index],
+        "Face restoration": opts.face_restoration_model if p.restore_faces else None,
+        "Size": f"{p.width}x{p.height}",
+        "Model hash": p.sd_model_hash if opts.add_model_hash_to_info else None,
+        "Model": p.sd_model_name if opts.add_model_name_to_info else None,
+        "VAE hash": p.sd_vae_hash if opts.add_vae_hash_to_info else None,
+        "VAE": p.sd_vae_name if opts.add_vae_name_to_info else None,
+        "Variation seed": (None if p.subseed_strength == 0 else (
+            p.all_subseeds[0] if use_main_prompt else all_subseeds[index])),
+        "Variation seed strength": (None if p.subseed_strength == 0 else p.subseed_strength),
+        "Seed resize from": (None if p.seed_resize_from_w <= 0 or p.seed_resize_from_h <= 0
+                             else f"{p.seed_resize_from_w}x{p.seed_resize_from_h}"),
+        "Denoising strength": p.extra_generation_params.get("Denoising strength"),
+        "Clip skip": None if clip_skip <= 1 else clip_skip,
+        "Init image hash": getattr(p, 'init_img_hash', None),
+        "Tiling": "True" if p.tiling else None,
+        **p.extra_generation_params,
+        "Version": program_version() if opts.add_version_to_infotext else None,
+    }
+    generation_params_text = ", ".join(
+        [k if k == v else f'{k}: {infotext_utils.quote(v)}' for k, v in generation_params.items() if v is not None])
+    negative_prompt_text = f"\nNegative prompt: {negative_prompt}" if negative_prompt else ""
+    return f"{prompt_text}{negative_prompt_text}\n{generation_params_text}".strip()
+
+
 def process_images(p: StableDiffusionProcessing) -> Processed:
     if p.scripts is not None:
         p.scripts.before_process(p)
@@ -376,12 +431,15 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
         raise RuntimeError("no checkpoint loaded")
     calls.append(p)
     _fix_p_invalid_sampler_and_scheduler(p)
+    p.sd_model_name = shared.sd_model.sd_checkpoint_info.name_for_extra
+    p.sd_model_hash = shared.sd_model.sd_model_hash
     seed = p.seed if p.seed not in (-1, None) else int(random.randrange(4294967294))
     n_images = p.n_iter * p.batch_size
     p.all_seeds = [int(seed) + i for i in range(n_images)]
     p.all_prompts = [p.prompt] * n_images
     p.all_negative_prompts = [p.negative_prompt] * n_images
     p.all_subseeds = [-1] * n_images
+    p.main_prompt, p.main_negative_prompt = p.all_prompts[0], p.all_negative_prompts[0]
     p.init(p.all_prompts, p.all_seeds, p.all_subseeds)
     if state.job_count == -1:
         state.job_count = p.n_iter
@@ -392,15 +450,19 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
             state.skipped = False
         if state.interrupted or state.stopping_generation:
             break
-        seeds = p.all_seeds[n * p.batch_size:(n + 1) * p.batch_size]
-        prompts = p.all_prompts[n * p.batch_size:(n + 1) * p.batch_size]
+        seeds = p.seeds = p.all_seeds[n * p.batch_size:(n + 1) * p.batch_size]
+        prompts = p.prompts = p.all_prompts[n * p.batch_size:(n + 1) * p.batch_size]
+        p.negative_prompts = p.all_negative_prompts[n * p.batch_size:(n + 1) * p.batch_size]
+        p.subseeds = p.all_subseeds[n * p.batch_size:(n + 1) * p.batch_size]
         samples = p.sample(seeds, prompts)
         state.nextjob()
         for i, image in enumerate(samples):
             overlay_image = p.overlay_images[i] if p.overlay_images is not None and i < len(p.overlay_images) else None
             if opts.overlay_inpaint and overlay_image is not None:
                 image, _ = apply_overlay(image, p.paste_to, overlay_image)
-            text = f"{prompts[i]}\nSteps: {p.steps}, Sampler: {p.sampler_name}, Seed: {seeds[i]}"
+            text = create_infotext(p, p.prompts, p.seeds, p.subseeds, index=i, all_negative_prompts=p.negative_prompts)
+            if opts.enable_pnginfo:
+                image.info["parameters"] = text
             if p.save_samples():
                 if not p.outpath_samples:
                     raise TypeError("expected str, bytes or os.PathLike object, not NoneType")
@@ -411,7 +473,8 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
     if len(output_images) >= 2 and opts.return_grid and not p.do_not_save_grid:
         grid = Image.new("RGB", (output_images[0].width * len(output_images), output_images[0].height))
         output_images.insert(0, grid)
-        infotexts.insert(0, infotexts[0])
+        infotexts.insert(0, create_infotext(p, p.prompts, p.seeds, p.subseeds, use_main_prompt=True,
+                                            all_negative_prompts=p.negative_prompts))
         index_of_first_image = 1
     return Processed(p, output_images, p.all_seeds[0], infotexts[0] if infotexts else "",
                      index_of_first_image=index_of_first_image, infotexts=infotexts)

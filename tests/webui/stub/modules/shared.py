@@ -41,6 +41,13 @@ options_templates = {
     "CLIP_stop_at_last_layers": OptionInfo(1, "Clip skip"),
     "face_restoration_model": OptionInfo("CodeFormer", "Face restoration model"),
     "sd_model_checkpoint": OptionInfo(None, "Stable Diffusion checkpoint"),
+    "enable_pnginfo": OptionInfo(True, "Write infotext to metadata of the generated image"),
+    "add_model_name_to_info": OptionInfo(True, "Add model name to infotext"),
+    "add_model_hash_to_info": OptionInfo(True, "Add model hash to infotext"),
+    "add_vae_name_to_info": OptionInfo(True, "Add VAE name to infotext"),
+    "add_vae_hash_to_info": OptionInfo(True, "Add VAE hash to infotext"),
+    "add_version_to_infotext": OptionInfo(True, "Add program version to infotext"),
+    "infotext_skip_pasting": OptionInfo([], "Disregard fields from pasted infotext"),
 }
 opts = options.Options(options_templates, set())
 
