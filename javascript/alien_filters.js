@@ -10,6 +10,10 @@ function alienFiltersWithProgress(args, statusId, outputId) {
     return args;
 }
 
+function alienFiltersPreview(...args) {
+    return alienFiltersWithProgress(args, "alien_filters_status", "alien_filters_sheet");
+}
+
 function alienFiltersRun(...args) {
     return alienFiltersWithProgress(args, "alien_filters_status", "alien_filters_gallery");
 }

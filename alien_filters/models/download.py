@@ -14,6 +14,7 @@ import os
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Callable
 
 from tqdm import tqdm
 
@@ -23,6 +24,10 @@ log = logging.getLogger(__name__)
 
 CHUNK = 1 << 20
 USER_AGENT = "alien-filters-model-manager"
+HF_HUB = "https://huggingface.co"
+
+OnProgress = Callable[[int, int | None], None]
+"""Called with (bytes on disk so far, total bytes or None) when a transfer starts and after every chunk."""
 
 
 class DownloadError(AlienFiltersError, RuntimeError):
@@ -47,19 +52,22 @@ def download(
     *,
     timeout: float = 60.0,
     attempts: int = 3,
+    on_progress: OnProgress | None = None,
 ) -> Path:
     """Download ``url`` to ``dest`` (resuming ``dest.part``), verify ``sha256``/``size``, return ``dest``.
 
     A dropped connection is resumed up to ``attempts`` times in this call; the partial file is kept
-    for the next call otherwise. Raises DownloadError with one clear message on any failure.
+    for the next call otherwise. ``progress`` shows a tqdm bar on the console; ``on_progress`` reports
+    the same to a caller (the WebUI's progress text). Raises DownloadError with one clear message on any failure.
     """
+    url = mirrored(url)
     dest = Path(dest)
     part = dest.with_suffix(dest.suffix + ".part")
     dest.parent.mkdir(parents=True, exist_ok=True)
     by_hand = f"Download it by hand from {url} and put it at: {dest}"
     for attempt in range(1, attempts + 1):
         try:
-            _fetch_into(url, part, size, progress, timeout)
+            _fetch_into(url, part, size, progress, timeout, on_progress)
             break
         except _Interrupted as exc:
             if attempt == attempts:
@@ -83,11 +91,21 @@ def download(
     return dest
 
 
+def mirrored(url: str) -> str:
+    """``url`` on ``$HF_ENDPOINT`` (a Hugging Face mirror, the variable huggingface_hub reads) when it is set and
+    ``url`` is on huggingface.co; else ``url`` as it is."""
+    endpoint = os.environ.get("HF_ENDPOINT", "").rstrip("/")
+    if endpoint and url.startswith(HF_HUB + "/"):
+        return endpoint + url[len(HF_HUB):]
+    return url
+
+
 class _Interrupted(Exception):
     """The server closed the connection before the whole file arrived."""
 
 
-def _fetch_into(url: str, part: Path, size: int | None, progress: bool, timeout: float) -> None:
+def _fetch_into(url: str, part: Path, size: int | None, progress: bool, timeout: float,
+                on_progress: OnProgress | None) -> None:
     offset = part.stat().st_size if part.exists() else 0
     if size is not None and offset > size:
         part.unlink()
@@ -110,6 +128,8 @@ def _fetch_into(url: str, part: Path, size: int | None, progress: bool, timeout:
         length = response.headers.get("Content-Length")
         total = offset + int(length) if length is not None else size
         received = 0
+        if on_progress is not None:
+            on_progress(offset, total)
         with open(part, "ab" if offset else "wb") as out, tqdm(
             total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
             desc=part.name.removesuffix(".part"), disable=not progress, leave=False,
@@ -119,6 +139,8 @@ def _fetch_into(url: str, part: Path, size: int | None, progress: bool, timeout:
                     out.write(chunk)
                     received += len(chunk)
                     bar.update(len(chunk))
+                    if on_progress is not None:
+                        on_progress(offset + received, total)
             except (http.client.IncompleteRead, ConnectionError, TimeoutError) as exc:
                 raise _Interrupted(type(exc).__name__) from None
         if length is not None and received < int(length):

@@ -15,6 +15,11 @@ def image_failed(name: str, message: str) -> None:
     print(f"*** {PREFIX}: {name}: {message}", file=sys.stderr)
 
 
+def failed(what: str, message: str) -> None:
+    """One console line for work that could not run at all (e.g. a model missing), with the reason."""
+    print(f"*** {PREFIX}: {what} failed: {message}", file=sys.stderr)
+
+
 def failures(outcomes: Iterable[tuple[str, str, str]]) -> None:
     """One line per failed ``(name, status, message)``; other statuses print nothing."""
     for name, status, message in outcomes:

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 from ..batch.runner import ItemOutcome
+from ..core.errors import AlienFiltersError
 from ..core.states import FINISHED_JOB_STATES, JobState
 from . import console
 
@@ -135,6 +136,10 @@ class JobRegistry:
         try:
             if not handle.cancelled():
                 work(handle)
+        except AlienFiltersError as exc:  # in words (a missing model names its file, URL and folder)
+            console.failed(f"job {job_id}", str(exc))
+            self._finish(job_id, JobState.FAILED, str(exc))
+            return
         except Exception as exc:  # the job records the failure; the server goes on
             console.unexpected(f"job {job_id} failed")  # the traceback, on the WebUI's console
             self._finish(job_id, JobState.FAILED, f"{type(exc).__name__}: {exc}")

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from modules import call_queue, progress, sd_models, shared
+from tqdm import tqdm
 
 from ..core.contracts import ProgressEvent
 
@@ -98,3 +99,11 @@ def report_progress(event: ProgressEvent) -> None:
     state.textinfo = f"Alien Filters: {prefix}{': ' if prefix else ''}{what}"
     if event.kind == "stage" and state.job_count <= 0:
         state.job_count = 1
+
+
+def report_download(name: str, done: int, total: int | None) -> None:
+    """Show a model download in the WebUI's progress text (and ``/sdapi/v1/progress``): bytes so far, of how many."""
+    size = tqdm.format_sizeof(done, "B", 1024)
+    if total:
+        size += f" of {tqdm.format_sizeof(total, 'B', 1024)} ({min(done * 100 // total, 100)}%)"
+    shared.state.textinfo = f"Alien Filters: downloading {name}: {size}"

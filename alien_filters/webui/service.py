@@ -13,6 +13,7 @@ from ..batch.imageio import DEFAULT_MAX_PIXELS, decode_image_bytes, sha256_bytes
 from ..batch.preview import render_preview
 from ..batch.runner import BatchRunner, BatchSettings, ItemOutcome
 from ..core.contracts import ProgressEvent
+from ..core.errors import AlienFiltersError
 from ..core.pipeline import STAGE_NAMES, ImageResult, Interrupted, PipelineOptions, StageFailed, Stages
 from ..core.run_options import StageChoices
 from ..core.states import ImageStatus
@@ -24,6 +25,11 @@ from .settings import AlienSettings, current
 
 StagesFactory = Callable[[PipelineOptions, StageChoices], Stages]
 """Builds the stages a run needs (WebUI restorer and inpainter, our tagger and segmenter)."""
+
+
+class StagesUnavailable(AlienFiltersError, RuntimeError):
+    """The stages a run needs cannot be set up on this server: a model is missing and cannot be downloaded, the
+    device setting is wrong, ... The message is the cause's (a missing model: its file, URL and where to put it)."""
 
 
 @dataclass(frozen=True)
@@ -82,11 +88,15 @@ class AlienService:
         self._stages: tuple[tuple, Stages] | None = None
 
     def stages(self, run: RunOptions) -> Stages:
-        """The stages for ``run``; reused while the stage switches, model choices and settings stay the same."""
+        """The stages for ``run``; reused while the stage switches, model choices and settings stay the same.
+        StagesUnavailable when they cannot be built (a model missing and not downloadable, ...)."""
         o = run.pipeline_options()
         key = (o.restore, o.tag, o.segment, o.inpaint, run.choices, self.settings())
         if self._stages is None or self._stages[0] != key:
-            self._stages = (key, self.stages_factory(o, run.choices))
+            try:
+                self._stages = (key, self.stages_factory(o, run.choices))
+            except AlienFiltersError as exc:
+                raise StagesUnavailable(str(exc)) from exc
         return self._stages[1]
 
     # -- themes ----------------------------------------------------------------------------------------------

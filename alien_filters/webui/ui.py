@@ -16,9 +16,9 @@ import gradio as gr
 from PIL import Image
 
 from ..batch.discovery import discover
-from ..batch.imageio import ImageLoadError
 from ..batch.manifest import tags_line
 from ..batch.runner import BatchReport
+from ..core.errors import AlienFiltersError
 from ..core.pipeline import PipelineOptions
 from ..core.run_options import StageChoices
 from ..core.states import ImageStatus
@@ -113,8 +113,8 @@ class TabActions:
             raise ValueError("upload at least one image, or choose 'Server folder'")
         return paths
 
-    def preview(self, source, files, folder, theme_name, yaml_text, stages, detector, segmenter, seed):
-        """Restore, tag, segment and plan the first image: (preview sheet, tags line, plan text)."""
+    def preview(self, task_id, source, files, folder, theme_name, yaml_text, stages, detector, segmenter, seed):
+        """Restore, tag, segment and plan the first image: (preview sheet, tags line, plan text, status text)."""
         try:
             run = self.run_options(theme_name, yaml_text, stages, detector, segmenter, seed)
             first = _first_image(self.inputs(source, files, folder))
@@ -122,14 +122,20 @@ class TabActions:
                              options=PipelineOptions(restore=run.options.restore, tag=run.options.tag,
                                                      segment=run.options.segment, inpaint=False))
             upload = self.service.decode_upload(first.name, first.read_bytes())
-            outcome = self.service.process_images([upload], run)[0]
-        except (ThemeError, ValueError, PathNotAllowed, OSError, ImageLoadError) as exc:
-            return None, "", f"❌ {exc}"
+        except (AlienFiltersError, ValueError, PathNotAllowed, OSError) as exc:
+            return None, "", "", f"❌ {exc}"
+        try:
+            outcome = self.service.process_images([upload], run, task_id=_task(task_id))[0]
+        except AlienFiltersError as exc:
+            return None, "", "", _failure("Preview", exc)
+        except Exception as exc:  # in words in the tab; the traceback goes to the console
+            return None, "", "", _unexpected("Preview", exc)
         if outcome.result is None:
-            return None, "", f"❌ {first.name}: {outcome.message}"
+            return None, "", "", f"❌ {first.name}: {outcome.message}"
         jobs = outcome.result.plan.jobs
         plan = "\n".join(f"{j.rule} ({', '.join(j.classes)}): {j.prompt} [seed {j.seed}]" for j in jobs)
-        return outcome.preview, tags_line(outcome.result), plan or "no rule of the theme matches this image"
+        return (outcome.preview, tags_line(outcome.result), plan or "no rule of the theme matches this image",
+                f"preview of {first.name}: {len(jobs)} inpaint jobs planned")
 
     def run(self, task_id, source, files, folder, out_folder, theme_name, yaml_text, stages, detector, segmenter,
             seed):
@@ -143,10 +149,15 @@ class TabActions:
                 escaping = outside_roots([i.path for i in discover(inputs, exclude=out_dir)[0]], roots)
                 if escaping:
                     raise PathNotAllowed(str(escaping[0]), "links to a file outside the allowed roots")
-        except (ThemeError, ValueError, PathNotAllowed) as exc:
+        except (AlienFiltersError, ValueError, PathNotAllowed) as exc:
             return [], Selection(), f"❌ {exc}"
-        with runtime.session(task_id if str(task_id).startswith("task(") else runtime.new_task_id()):
-            report = self.service.runner(run, out_dir).run(inputs)
+        try:
+            with runtime.session(_task(task_id) or runtime.new_task_id()):
+                report = self.service.runner(run, out_dir).run(inputs)
+        except AlienFiltersError as exc:
+            return [], Selection(), _failure("Run", exc)
+        except Exception as exc:  # in words in the tab; the traceback goes to the console
+            return [], Selection(), _unexpected("Run", exc)
         console.failures((o.input, o.status, o.message) for o in report.outcomes)
         console.failures((str(p.path), ImageStatus.FAILED, p.problem) for p in report.problems)
         gallery, selection = _gallery(report, out_dir)
@@ -157,6 +168,24 @@ class TabActions:
         items = selection.items if isinstance(selection, Selection) else []
         index = int(evt.index) // 2 if items else -1
         return items[index] if 0 <= index < len(items) else {}
+
+
+def _task(task_id: Any) -> str | None:
+    """The WebUI task id the button's javascript gave (its progress bar follows it), else None."""
+    return task_id if str(task_id).startswith("task(") else None
+
+
+def _failure(what: str, exc: AlienFiltersError) -> str:
+    """The status line for work that could not run (a missing model: its file, URL and folder; a busy output
+    folder, ...); the console gets the same line for whoever runs the server."""
+    console.failed(what, str(exc))
+    return f"❌ {exc}"
+
+
+def _unexpected(what: str, exc: Exception) -> str:
+    """The status line for an unexpected error; its traceback goes to the WebUI's console."""
+    console.unexpected(f"{what} failed")
+    return f"❌ {what} failed unexpectedly ({type(exc).__name__}: {exc}); the console has the details"
 
 
 def _first_image(inputs: list[Path]) -> Path:
@@ -238,7 +267,8 @@ def build_tab(service: AlienService) -> gr.Blocks:
         theme.change(actions.theme_yaml, [theme], [editor])
         editor.change(actions.validate, [editor], [validation])
         save.click(actions.save_as, [save_name, editor], [validation, theme])
-        preview.click(actions.preview, [source, files, folder, *config], [sheet, tags, plan])
+        preview.click(actions.preview, [task_id, source, files, folder, *config], [sheet, tags, plan, status],
+                      **{JS_KEY: "alienFiltersPreview"})
         run.click(actions.run, [task_id, source, files, folder, out_folder, *config], [gallery, selection, status],
                   **{JS_KEY: "alienFiltersRun"})
         gallery.select(actions.select, [selection], [details])

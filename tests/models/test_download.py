@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from alien_filters.models.download import DownloadError, download, sha256_of
+from alien_filters.models import download as download_module
+from alien_filters.models.download import DownloadError, download, mirrored, sha256_of
 
 PAYLOAD = os.urandom(300_000)
 PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()
@@ -117,6 +118,30 @@ def test_partial_file_from_a_killed_run_is_resumed(srv, tmp_path: Path) -> None:
     download(f"{base}/model.pth", dest, PAYLOAD_SHA, len(PAYLOAD), progress=False)
     assert dest.read_bytes() == PAYLOAD
     assert state.requests == [("/model.pth", "bytes=50000-", len(PAYLOAD) - 50_000)]
+
+
+def test_progress_is_reported_from_the_resumed_offset_after_every_chunk(srv, tmp_path: Path, monkeypatch) -> None:
+    _, base = srv
+    monkeypatch.setattr(download_module, "CHUNK", 100_000)
+    dest = tmp_path / "model.pth"
+    dest.with_suffix(".pth.part").write_bytes(PAYLOAD[:50_000])
+    seen: list[tuple[int, int | None]] = []
+    download(f"{base}/model.pth", dest, PAYLOAD_SHA, len(PAYLOAD), progress=False,
+             on_progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(n, len(PAYLOAD)) for n in (50_000, 150_000, 250_000, 300_000)]
+
+
+def test_hugging_face_urls_go_to_hf_endpoint_when_it_is_set(srv, tmp_path: Path, monkeypatch) -> None:
+    state, base = srv
+    path = "/mirror/org/repo/resolve/abc/model.pth"
+    state.files[path] = PAYLOAD
+    monkeypatch.setenv("HF_ENDPOINT", f"{base}/mirror/")
+    dest = tmp_path / "model.pth"
+    download("https://huggingface.co/org/repo/resolve/abc/model.pth", dest, PAYLOAD_SHA, len(PAYLOAD), progress=False)
+    assert dest.read_bytes() == PAYLOAD and state.requests == [(path, None, len(PAYLOAD))]
+    assert mirrored("https://dl.fbaipublicfiles.com/segment_anything/sam.pth").startswith("https://dl.fbaipublicfiles")
+    monkeypatch.delenv("HF_ENDPOINT")
+    assert mirrored("https://huggingface.co/org/repo") == "https://huggingface.co/org/repo"
 
 
 def test_server_ignoring_range_restarts_from_zero(srv, tmp_path: Path) -> None:

@@ -47,9 +47,10 @@ def test_validation_and_save_as(actions, tmp_path):
 
 
 def test_preview_runs_up_to_the_plan_on_the_first_image(actions, photos):
-    sheet, tags, plan = actions.preview("Server folder", None, str(photos), *CONFIG)
+    sheet, tags, plan, status = actions.preview("", "Server folder", None, str(photos), *CONFIG)
     assert sheet is not None and sheet.width > sheet.height
     assert tags and plan and "seed" in plan
+    assert status == f"preview of room_000.jpg: {plan.count('[seed ')} inpaint jobs planned"
     assert processing.calls == [], "preview never inpaints"
 
 

@@ -2,7 +2,8 @@
 
 Routes: POST /alien/process, GET /alien/jobs/{id}, POST /alien/jobs/{id}/cancel, GET /alien/themes,
 GET /alien/themes/{name}, GET /alien/schema, GET /alien/version. Every error is JSON
-``{"error": <reason>, "message": <what went wrong>, "detail": ...}`` (see :mod:`.errors`).
+``{"error": <reason>, "message": <what went wrong>, "detail": ...}`` (see :mod:`.errors`); 503 when the stages
+cannot be set up on this server (a model missing and not downloadable: the message names its file, URL and folder).
 """
 
 from __future__ import annotations
@@ -12,22 +13,21 @@ import binascii
 import dataclasses
 import io
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 from fastapi import APIRouter, Depends, FastAPI
 from PIL import Image
 
 from ... import __version__
-from ...batch.atomic import png_info
 from ...batch.discovery import discover
 from ...batch.imageio import ImageLoadError
-from ...core.infotext import png_text
 from ...core.pipeline import PipelineOptions
 from ...core.run_options import InvalidChoiceError, StageChoices, with_overrides
 from ...themes import ThemeError, UnknownThemeError
+from .. import console
 from ..jobs import Job
 from ..paths import PathNotAllowed, outside_roots, resolve_inside
-from ..service import AlienService, RunOptions
+from ..service import AlienService, RunOptions, StagesUnavailable
 from .auth import auth_dependency
 from .errors import ApiError, capped_route_class
 from .schemas import (
@@ -55,11 +55,9 @@ def decode_base64(data: str, name: str) -> bytes:
         raise ApiError(400, f"{name}: not valid base64 image data") from None
 
 
-def encode_image(image: Image.Image, fmt: str = "PNG", text: Mapping[str, str] | None = None) -> str:
-    """Base64 of ``image`` as ``fmt``; ``text``: PNG text chunks (the result's infotext, see core.infotext)."""
+def encode_image(image: Image.Image, fmt: str = "PNG") -> str:
     buffer = io.BytesIO()
-    extra: dict[str, Any] = {"quality": 88} if fmt == "JPEG" else {"pnginfo": png_info(text)} if text else {}
-    image.save(buffer, format=fmt, **extra)
+    image.save(buffer, format=fmt, **({"quality": 88} if fmt == "JPEG" else {}))
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
@@ -85,7 +83,7 @@ class AlienApi:
             tags=["Alien Filters"],
             dependencies=[Depends(auth_dependency(self.credentials))],
             route_class=capped_route_class(lambda: self.service.settings().max_request_bytes),
-            responses={code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 413, 422, 500)},
+            responses={code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 413, 422, 500, 503)},
         )
         router.add_api_route("/process", self.process, methods=["POST"], response_model=ProcessResponse)
         router.add_api_route("/jobs/{job_id}", self.get_job, methods=["GET"], response_model=JobResponse)
@@ -136,12 +134,15 @@ class AlienApi:
                        for name, b64 in zip(names, req.images, strict=True)]
         except ImageLoadError as exc:
             raise ApiError(422, str(exc)) from None
-        outcomes = self.service.process_images(uploads, run)
+        try:
+            outcomes = self.service.process_images(uploads, run)
+        except StagesUnavailable as exc:  # the server lacks a model (or its setup is wrong): the message says which
+            console.failed("POST /alien/process", str(exc))
+            raise ApiError(503, str(exc)) from None
         return ProcessResponse(images=[
             ImageResultModel(
                 name=o.name, status=o.status, message=o.message, manifest=o.manifest,
-                image=encode_image(o.result.final, text=png_text(o.result))
-                if o.result is not None and o.result.final is not None else None,
+                image=encode_image(o.result.final) if o.result is not None and o.result.final is not None else None,
                 preview=encode_image(o.preview.convert("RGB"), "JPEG") if o.preview is not None else None,
             ) for o in outcomes])
 
