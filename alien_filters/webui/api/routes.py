@@ -13,14 +13,16 @@ import binascii
 import dataclasses
 import io
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from fastapi import APIRouter, Depends, FastAPI
 from PIL import Image
 
 from ... import __version__
+from ...batch.atomic import png_info
 from ...batch.discovery import discover
 from ...batch.imageio import ImageLoadError
+from ...core.infotext import png_text
 from ...core.pipeline import PipelineOptions
 from ...core.run_options import InvalidChoiceError, StageChoices, with_overrides
 from ...themes import ThemeError, UnknownThemeError
@@ -55,9 +57,11 @@ def decode_base64(data: str, name: str) -> bytes:
         raise ApiError(400, f"{name}: not valid base64 image data") from None
 
 
-def encode_image(image: Image.Image, fmt: str = "PNG") -> str:
+def encode_image(image: Image.Image, fmt: str = "PNG", text: Mapping[str, str] | None = None) -> str:
+    """Base64 of ``image`` as ``fmt``; ``text``: PNG text chunks (the result's infotext, see core.infotext)."""
     buffer = io.BytesIO()
-    image.save(buffer, format=fmt, **({"quality": 88} if fmt == "JPEG" else {}))
+    extra: dict[str, Any] = {"quality": 88} if fmt == "JPEG" else {"pnginfo": png_info(text)} if text else {}
+    image.save(buffer, format=fmt, **extra)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
@@ -142,7 +146,8 @@ class AlienApi:
         return ProcessResponse(images=[
             ImageResultModel(
                 name=o.name, status=o.status, message=o.message, manifest=o.manifest,
-                image=encode_image(o.result.final) if o.result is not None and o.result.final is not None else None,
+                image=encode_image(o.result.final, text=png_text(o.result))
+                if o.result is not None and o.result.final is not None else None,
                 preview=encode_image(o.preview.convert("RGB"), "JPEG") if o.preview is not None else None,
             ) for o in outcomes])
 
