@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     process.add_argument("--no-preview", action="store_true", help="do not write preview sheets")
     process.add_argument("--save-masks", action="store_true", help="also write a coloured mask image")
     process.add_argument("--no-cache", action="store_true", help="do not reuse cached restore/tag/segment results")
+    process.add_argument("--captions", action="store_true",
+                         help="also caption each image with BLIP: NAME.caption (one line) and the manifest's tags")
     _add_model_args(process)
     process.set_defaults(handler=cmd_process)
     add_report_parser(sub)
@@ -150,6 +152,7 @@ def cmd_process(args: argparse.Namespace) -> int:
         segment=not args.no_segment,
         inpaint=not args.dry_run,
         working_size=WorkingSize(args.short_side, args.max_long_side),
+        caption=args.captions,
     )
     choices = StageChoices(restorer=args.restorer, detector=args.detector, segmenter=args.segmenter)
     options = choices.pipeline_options(options)

@@ -65,3 +65,8 @@ def build_manifest(
 def tags_line(result: ImageResult) -> str:
     """Comma-separated tags (objects by score, then style tags), the format caption tools read."""
     return ", ".join([*result.tags.class_scores(), *result.plan.style_tags])
+
+
+def caption_line(result: ImageResult) -> str:
+    """The caption as the ``NAME.caption`` sidecar holds it: one line (whitespace collapsed), empty when none."""
+    return " ".join((result.tags.caption or "").split())

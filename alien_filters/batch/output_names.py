@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-SUFFIXES = {"result": ".png", "preview": ".preview.jpg", "tags": ".txt", "masks": ".masks.png", "manifest": ".json"}
+SUFFIXES = {"result": ".png", "preview": ".preview.jpg", "tags": ".txt", "caption": ".caption", "masks": ".masks.png",
+            "manifest": ".json"}
 """Per input image: ``<stem><suffix>`` in the output folder."""
 REPORT_NAME = "alien-filters-report.json"
 CACHE_DIR_NAME = ".alien-cache"

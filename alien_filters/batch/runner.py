@@ -22,7 +22,7 @@ from .cache import StageCache
 from .discovery import InputItem, InputProblem, discover
 from .imageio import DEFAULT_MAX_PIXELS, ImageLoadError, load_image, sha256_file
 from .lock import OutputFolderLock
-from .manifest import FORMAT, build_manifest, tags_line
+from .manifest import FORMAT, build_manifest, caption_line, tags_line
 from .output_names import CACHE_DIR_NAME, REPORT_NAME, SUFFIXES
 from .preview import render_preview
 
@@ -223,6 +223,7 @@ class BatchRunner:
 
     def _output_paths(self, item: InputItem) -> dict[str, Path]:
         wanted = {"tags", "manifest"}
+        wanted |= {"caption"} if self.settings.options.caption and self.settings.options.tag else set()
         wanted |= {"preview"} if self.settings.save_previews else set()
         wanted |= {"masks"} if self.settings.save_masks else set()
         wanted |= set() if self.dry_run else {"result"}
@@ -261,6 +262,9 @@ class BatchRunner:
                 written.append(outputs["masks"])
             atomic.write_text(outputs["tags"], tags_line(result) + "\n")
             written.append(outputs["tags"])
+            if "caption" in outputs:
+                atomic.write_text(outputs["caption"], caption_line(result) + "\n")
+                written.append(outputs["caption"])
             manifest = self._manifest(input_info, result, _relative(outputs, outputs["manifest"].parent),
                                       settings_hash)
             atomic.write_json(outputs["manifest"], manifest)

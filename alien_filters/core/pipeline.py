@@ -87,6 +87,8 @@ class PipelineOptions:
     inpaint: bool = True
     working_size: WorkingSize = field(default_factory=WorkingSize)
     style_min_score: float = 0.25
+    caption: bool = False
+    """The tagger also writes a caption (its captioner runs in the tag stage; no effect when tag is off)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -117,7 +119,10 @@ def required_stages(stages: Stages, options: PipelineOptions) -> list[str]:
     """Stages switched on in ``options`` that ``stages`` lacks (the pipeline cannot run without them)."""
     wanted = {"restore": (options.restore, stages.restorer), "tag": (options.tag, stages.tagger),
               "segment": (options.segment, stages.segmenter), "inpaint": (options.inpaint, stages.inpainter)}
-    return [name for name, (on, impl) in wanted.items() if on and impl is None]
+    missing = [name for name, (on, impl) in wanted.items() if on and impl is None]
+    if options.tag and options.caption and getattr(stages.tagger, "captioner", None) is None:
+        missing.append("caption")
+    return missing
 
 
 class Pipeline:

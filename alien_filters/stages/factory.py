@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 DETECTOR_MODELS = {"owlvit": "owlvit_base", "owlv2": "owlv2_base"}
 STYLE_MODEL = "clip_vit_b32"
+CAPTION_MODEL = "blip_base"
 
 
 def detector_model(choices: StageChoices) -> str:
@@ -43,8 +44,9 @@ def make_manager(models_dir: Path | None, allow_download: bool = True,
 
 
 def build_tagger(manager: ModelManager, choices: StageChoices, device: str,
-                 vocabulary: Vocabulary | None = None) -> ObjectStyleTagger:
-    """OWL detector + CLIP style scorer over the vocabulary, loaded once."""
+                 vocabulary: Vocabulary | None = None, captions: bool = False) -> ObjectStyleTagger:
+    """OWL detector + CLIP style scorer over the vocabulary, loaded once; ``captions``: with the BLIP captioner
+    (downloaded on first use like the others)."""
     from .tagging import ObjectStyleTagger
 
     vocabulary = vocabulary or load_vocabulary()
@@ -56,9 +58,10 @@ def build_tagger(manager: ModelManager, choices: StageChoices, device: str,
         styles=vocabulary.style_prompts(),
         thresholds=vocabulary.thresholds(),
         device=device,
+        caption_folder=manager.ensure(CAPTION_MODEL) if captions else None,
     )
-    manager.record_load(detector_name)
-    manager.record_load(STYLE_MODEL)
+    for name in (detector_name, STYLE_MODEL, *((CAPTION_MODEL,) if captions else ())):
+        manager.record_load(name)
     return tagger
 
 
@@ -92,7 +95,7 @@ def build_stages(
     if options.restore and choices.restorer == "swinir":
         stages.restorer = SwinIRRestorer.from_manager(manager, torch_device, tile=choices.tile)
     if options.tag:
-        stages.tagger = build_tagger(manager, choices, torch_device)
+        stages.tagger = build_tagger(manager, choices, torch_device, captions=options.caption)
     if options.segment and choices.segmenter != "boxes":
         labeler = getattr(stages.tagger, "style_scorer", None)
         stages.segmenter = SamSegmenter(manager.ensure(choices.segmenter), choices.segmenter.removeprefix("sam_"),

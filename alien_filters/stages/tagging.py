@@ -7,7 +7,6 @@ only runs the vision towers.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -18,23 +17,14 @@ from torchvision.ops import batched_nms
 
 from ..core.contracts import Detection, Tags
 from ..models import device as devices
+from .captioning import BlipCaptioner
+from .hf_folders import load_pretrained, read_model_type
 
 Query = tuple[str, str]
 """(prompt text, vocabulary class); several prompts may name one class (synonyms)."""
 
 OWL_MODEL_TYPES = {"owlvit": ("OwlViTForObjectDetection", "OwlViTProcessor"),
                    "owlv2": ("Owlv2ForObjectDetection", "Owlv2Processor")}
-
-
-def read_model_type(folder: Path) -> str:
-    """``model_type`` from a transformers model folder's config.json, with a clear error if it is unreadable."""
-    config = Path(folder) / "config.json"
-    if not config.is_file():
-        raise FileNotFoundError(f"{config}: missing; expected a transformers model folder (save_pretrained layout)")
-    try:
-        return str(json.loads(config.read_text(encoding="utf-8"))["model_type"])
-    except (OSError, ValueError, KeyError) as exc:
-        raise ValueError(f"{config}: not a transformers config with a model_type ({exc})") from exc
 
 
 def _unique(items: Sequence[str]) -> list[str]:
@@ -55,13 +45,6 @@ class _HeldModel:
     def offload(self) -> None:
         """The offload policy's ``cpu`` mode: the model moves to the CPU and comes back to its device on next use."""
         devices.release_model(self.model, self.device, "cpu")
-
-
-def _load_pretrained(loader: Any, folder: Path, what: str, **kwargs: Any) -> Any:
-    try:
-        return loader.from_pretrained(str(folder), **kwargs)
-    except (OSError, ValueError) as exc:
-        raise OSError(f"{folder}: cannot load {what}: {exc}") from exc
 
 
 class OwlDetector(_HeldModel):
@@ -120,8 +103,8 @@ class OwlDetector(_HeldModel):
                 f"{folder}: {model_type} needs a newer transformers than the installed {transformers.__version__} "
                 "(OWLv2 arrived in 4.35); use google/owlvit-base-patch32 instead"
             )
-        model = _load_pretrained(getattr(transformers, model_name), folder, model_type, torch_dtype=torch_dtype)
-        processor = _load_pretrained(getattr(transformers, processor_name), folder, f"the {model_type} processor")
+        model = load_pretrained(getattr(transformers, model_name), folder, model_type, torch_dtype=torch_dtype)
+        processor = load_pretrained(getattr(transformers, processor_name), folder, f"the {model_type} processor")
         return cls(model.to(device), processor, queries, thresholds, default_threshold, nms_iou, device,
                    square_padded=model_type == "owlv2")
 
@@ -210,8 +193,8 @@ class ClipStyleScorer(_HeldModel):
         model_type = read_model_type(folder)
         if model_type != "clip":
             raise ValueError(f"{folder}: model_type {model_type!r} is not a CLIP model")
-        model = _load_pretrained(transformers.CLIPModel, folder, "CLIP", torch_dtype=torch_dtype)
-        processor = _load_pretrained(transformers.CLIPProcessor, folder, "the CLIP processor")
+        model = load_pretrained(transformers.CLIPModel, folder, "CLIP", torch_dtype=torch_dtype)
+        processor = load_pretrained(transformers.CLIPProcessor, folder, "the CLIP processor")
         return cls(model.to(device), processor, styles, class_queries, device)
 
     def _text_features(self, key: str, prompts: list[str]) -> torch.Tensor:
@@ -270,11 +253,15 @@ class ObjectStyleTagger:
         style_scorer: ClipStyleScorer | None = None,
         captioner: Callable[[Image.Image], str] | None = None,
     ) -> None:
-        """``captioner``: e.g. the WebUI's interrogator; its caption goes into ``Tags.caption``."""
+        """``captioner``: BLIP (stages.captioning) or the WebUI's interrogator; its caption goes into
+        ``Tags.caption``. Its ``name`` (else 'caption') joins the tagger's name, so tags cached without a caption
+        are never reused when captions are asked for."""
         self.detector = detector
         self.style_scorer = style_scorer
         self.captioner = captioner
         self.name = detector.name + ("+clip" if style_scorer is not None else "")
+        if captioner is not None:
+            self.name += "+" + str(getattr(captioner, "name", "caption"))
 
     @classmethod
     def from_folders(
@@ -287,14 +274,19 @@ class ObjectStyleTagger:
         default_threshold: float = 0.1,
         device: str | torch.device = "cpu",
         torch_dtype: torch.dtype | None = None,
+        caption_folder: Path | None = None,
     ) -> ObjectStyleTagger:
-        """Load the detector and, when ``clip_folder`` is given, the style scorer (also labels SAM regions)."""
+        """Load the detector and, when ``clip_folder`` is given, the style scorer (also labels SAM regions);
+        ``caption_folder``: a BLIP captioning folder whose caption each image gets."""
         detector = OwlDetector.from_pretrained(detector_folder, queries, thresholds, default_threshold,
                                                device=device, torch_dtype=torch_dtype)
         scorer = None
         if clip_folder is not None:
             scorer = ClipStyleScorer.from_pretrained(clip_folder, styles, queries, device, torch_dtype)
-        return cls(detector, scorer)
+        captioner = None
+        if caption_folder is not None:
+            captioner = BlipCaptioner.from_pretrained(caption_folder, device, torch_dtype)
+        return cls(detector, scorer, captioner)
 
     def tag(self, image: Image.Image) -> Tags:
         """Detected objects, style scores and caption of ``image``."""
@@ -305,7 +297,11 @@ class ObjectStyleTagger:
         )
 
     def release(self) -> None:
-        """Move both models to the CPU so diffusion gets the accelerator's memory; next use brings them back."""
+        """Move the models to the CPU so diffusion gets the accelerator's memory; next use brings them back. A
+        captioner with an ``offload`` method (BLIP) is offloaded too."""
         self.detector.offload()
         if self.style_scorer is not None:
             self.style_scorer.offload()
+        offload = getattr(self.captioner, "offload", None)
+        if offload is not None:
+            offload()

@@ -11,6 +11,7 @@ or detector this machine lacks must be refused with a clear error (exit 2), neve
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import re
 import signal
@@ -104,6 +105,25 @@ class Recorder:
         """The manager's load record (the doubles load nothing)."""
 
 
+@dataclasses.dataclass
+class CaptioningColourTagger(ColourTagger):
+    """The colour double with a captioner, as the factory builds the tagger for ``--captions``."""
+
+    name: str = "colour-tagger-double+caption"
+
+    def captioner(self, image) -> str:
+        return f"a room of {image.width} by {image.height} pixels"
+
+    def tag(self, image):
+        return dataclasses.replace(super().tag(image), caption=self.captioner(image))
+
+
+def check_captions(run: Run, _: object = None) -> None:
+    assert "blip_base" in run.recorder.ensured
+    for manifest, sidecar in zip(run.manifests, run.files(".caption"), strict=True):
+        assert manifest["options"]["caption"] and sidecar.read_text() == manifest["tags"]["caption"] + "\n"
+
+
 @pytest.fixture
 def recorder(monkeypatch) -> Recorder:
     """The model manager and stage loaders replaced by a recorder and the colour doubles."""
@@ -119,9 +139,9 @@ def recorder(monkeypatch) -> Recorder:
         return ResizeRestorer()
 
     def tagger(cls, detector_folder, queries, clip_folder=None, styles=(), thresholds=None, default_threshold=0.1,
-               device="cpu", torch_dtype=None) -> ColourTagger:
+               device="cpu", torch_dtype=None, caption_folder=None) -> ColourTagger:
         rec.devices.add(str(device))
-        return ColourTagger()
+        return CaptioningColourTagger() if caption_folder is not None else ColourTagger()
 
     def segmenter(checkpoint, model_type="vit_b", device="cpu", **_: Any) -> ColourSegmenter:
         rec.devices.add(str(device))
@@ -211,6 +231,7 @@ EFFECTS: dict[str, Callable[[Run, str | None], None]] = {
     "--offline": lambda run, _: run.recorder.allow_download is False,
     "--device": lambda run, value: run.recorder.devices == {str(pick_device(value))},
     "--detector": lambda run, value: detector_name(value) in run.recorder.ensured,
+    "--captions": check_captions,
 }
 """What each option must have done, where a dry run with the doubles shows it (``--checkpoint`` and
 ``--checkpoint-config`` only matter once inpainting runs). A check returns True or asserts itself."""

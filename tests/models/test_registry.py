@@ -84,6 +84,7 @@ def test_specs_for_stage() -> None:
     assert [s.name for s in specs_for_stage("segment")] == ["sam_vit_b", "sam_vit_l", "sam_vit_h"]
     assert [s.name for s in specs_for_stage("restore")] == ["swinir_x4", "swinir_x2"]
     assert {s.name for s in specs_for_stage("tag")} == {"owlvit_base", "owlv2_base", "clip_vit_b32"}
+    assert [s.name for s in specs_for_stage("caption")] == ["blip_base"]
     assert specs_for_stage("inpaint") == []
     with pytest.raises(ValueError, match="unknown stage"):
         specs_for_stage("paint")
@@ -128,3 +129,18 @@ def test_required_groups_take_any_option() -> None:
     nothing = [f.filename for f in clip.files_to_fetch(lambda name: False)]
     assert nothing == ["config.json", "pytorch_model.bin", "preprocessor_config.json", "tokenizer.json",
                        "special_tokens_map.json", "tokenizer_config.json"]  # one option per group, in files order
+
+
+def test_blip_is_registered_as_released_and_unverified() -> None:
+    blip = get_spec("blip_base")
+    assert blip.repo_id == "Salesforce/blip-image-captioning-base" and blip.stage == "caption"
+    assert blip.revision == "82a37760796d32b1411fe092ab5d4e227313294b"
+    assert not blip.verified and blip.total_size is None, "no published checksums or weight size were found"
+    names = {f.filename for f in blip.files}
+    assert {"config.json", "pytorch_model.bin", "vocab.txt", "preprocessor_config.json"} <= names
+    has_bin_and_vocab = {"config.json", "pytorch_model.bin", "preprocessor_config.json", "vocab.txt",
+                         "tokenizer_config.json", "special_tokens_map.json"}.__contains__
+    assert blip.missing_groups(has_bin_and_vocab) == []
+    only_fast = {"config.json", "model.safetensors", "preprocessor_config.json", "tokenizer.json",
+                 "tokenizer_config.json", "special_tokens_map.json"}.__contains__
+    assert blip.missing_groups(only_fast) == [], "what save_pretrained writes on 4.46 is a complete folder"
