@@ -13,6 +13,7 @@ from ..models.download import download
 from ..models.manager import ModelManager, hf_hub_cache
 from ..stages.factory import build_stages
 from . import runtime
+from .captioner import WebUICaptioner
 from .inpainter import WebUIInpainter
 from .settings import AlienSettings, current
 from .upscaler import WebUISwinIRRestorer
@@ -36,7 +37,8 @@ def download_with_progress(url: str, dest: Path, sha256: str | None, size: int |
 def build_webui_stages(options: PipelineOptions, choices: StageChoices | None = None,
                        settings: AlienSettings | None = None) -> Stages:
     """Stages for ``options``: the core builds tagger, segmenter and (setting ``restorer``: alien-swinir) our
-    SwinIR; the WebUI's SwinIR (webui-swinir) and img2img take the other places."""
+    SwinIR; the WebUI's SwinIR (webui-swinir) and img2img take the other places; captions come from the WebUI's
+    interrogator."""
     settings = settings or current()
     choices = choices or StageChoices()
     runtime.wait_for_checkpoint_load()
@@ -46,6 +48,10 @@ def build_webui_stages(options: PipelineOptions, choices: StageChoices | None = 
     manager = ModelManager(Path(os.path.expanduser(settings.models_dir)), search_dirs(), allow_download=True,
                            downloader=download_with_progress)
     stages = build_stages(choices, core_options, device=settings.device, manager=manager)
+    if options.caption and stages.tagger is not None:  # the WebUI's BLIP, not ours
+        from ..stages.tagging import ObjectStyleTagger
+
+        stages.tagger = ObjectStyleTagger(stages.tagger.detector, stages.tagger.style_scorer, WebUICaptioner())
     if options.restore and not ours_restore:
         stages.restorer = WebUISwinIRRestorer(settings.swinir_model or None)
     if options.inpaint:

@@ -91,7 +91,7 @@ class AlienService:
         """The stages for ``run``; reused while the stage switches, model choices and settings stay the same.
         StagesUnavailable when they cannot be built (a model missing and not downloadable, ...)."""
         o = run.pipeline_options()
-        key = (o.restore, o.tag, o.segment, o.inpaint, run.choices, self.settings())
+        key = (o.restore, o.tag, o.segment, o.inpaint, o.caption, run.choices, self.settings())
         if self._stages is None or self._stages[0] != key:
             try:
                 self._stages = (key, self.stages_factory(o, run.choices))

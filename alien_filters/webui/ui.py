@@ -92,11 +92,11 @@ class TabActions:
         return f"✅ saved {target}", gr.update(choices=self.theme_names())
 
     def run_options(self, theme_name: str, yaml_text: str, stages: list[str], detector: str, segmenter: str,
-                    seed: float) -> RunOptions:
+                    seed: float, captions: bool = False) -> RunOptions:
         theme = self.service.theme(theme_name, yaml_text if yaml_text.strip() else None)
         switches = {s: s in (stages or []) for s in STAGES}
         settings = current()
-        return RunOptions(theme=theme, seed=int(seed or 0), options=PipelineOptions(**switches),
+        return RunOptions(theme=theme, seed=int(seed or 0), options=PipelineOptions(**switches, caption=bool(captions)),
                           save_previews=settings.save_previews, save_masks=settings.save_masks,
                           choices=StageChoices(detector=detector, segmenter=segmenter))
 
@@ -113,14 +113,17 @@ class TabActions:
             raise ValueError("upload at least one image, or choose 'Server folder'")
         return paths
 
-    def preview(self, task_id, source, files, folder, theme_name, yaml_text, stages, detector, segmenter, seed):
-        """Restore, tag, segment and plan the first image: (preview sheet, tags line, plan text, status text)."""
+    def preview(self, task_id, source, files, folder, theme_name, yaml_text, stages, detector, segmenter, seed,
+                captions=False):
+        """Restore, tag, segment and plan the first image: (preview sheet, tags line and caption, plan text, status
+        text)."""
         try:
-            run = self.run_options(theme_name, yaml_text, stages, detector, segmenter, seed)
+            run = self.run_options(theme_name, yaml_text, stages, detector, segmenter, seed, captions)
             first = _first_image(self.inputs(source, files, folder))
             run = RunOptions(theme=run.theme, seed=run.seed, choices=run.choices, save_previews=True,
                              options=PipelineOptions(restore=run.options.restore, tag=run.options.tag,
-                                                     segment=run.options.segment, inpaint=False))
+                                                     segment=run.options.segment, inpaint=False,
+                                                     caption=run.options.caption))
             upload = self.service.decode_upload(first.name, first.read_bytes())
         except (AlienFiltersError, ValueError, PathNotAllowed, OSError) as exc:
             return None, "", "", f"❌ {exc}"
@@ -134,14 +137,16 @@ class TabActions:
             return None, "", "", f"❌ {first.name}: {outcome.message}"
         jobs = outcome.result.plan.jobs
         plan = "\n".join(f"{j.rule} ({', '.join(j.classes)}): {j.prompt} [seed {j.seed}]" for j in jobs)
-        return (outcome.preview, tags_line(outcome.result), plan or "no rule of the theme matches this image",
+        caption = outcome.result.tags.caption
+        tags = tags_line(outcome.result) + (f"\nCaption: {caption}" if caption is not None else "")
+        return (outcome.preview, tags, plan or "no rule of the theme matches this image",
                 f"preview of {first.name}: {len(jobs)} inpaint jobs planned")
 
     def run(self, task_id, source, files, folder, out_folder, theme_name, yaml_text, stages, detector, segmenter,
-            seed):
+            seed, captions=False):
         """Process every input into the output folder: (gallery pairs, selection state, status text)."""
         try:
-            run = self.run_options(theme_name, yaml_text, stages, detector, segmenter, seed)
+            run = self.run_options(theme_name, yaml_text, stages, detector, segmenter, seed, captions)
             inputs = self.inputs(source, files, folder)
             roots = current().roots()
             out_dir = resolve_inside(out_folder.strip() or current().output_dir, roots)
@@ -209,6 +214,7 @@ def _gallery(report: BatchReport, out_dir: Path) -> tuple[list[tuple[Image.Image
         selection.items.append({
             "input": outcome.input,
             "tags": (out_dir / outcome.outputs["tags"]).read_text(encoding="utf-8").strip(),
+            **({"caption": manifest["tags"]["caption"]} if manifest["tags"].get("caption") is not None else {}),
             "prompts": {job["rule"]: job["prompt"] for job in manifest["plan"]["jobs"]},
             "seeds": {job["rule"]: job["seed"] for job in manifest["plan"]["jobs"]},
             "seed": manifest["seed"],
@@ -248,13 +254,14 @@ def build_tab(service: AlienService) -> gr.Blocks:
                     segmenter = gr.Dropdown(list(StageChoices.SEGMENTERS), value=StageChoices.segmenter,
                                             label="Segmenter", elem_id="alien_filters_segmenter")
                     seed = gr.Number(value=0, precision=0, label="Seed", elem_id="alien_filters_seed")
+                    captions = gr.Checkbox(value=False, label="Captions", elem_id="alien_filters_captions")
                 with gr.Row():
                     preview = gr.Button("Preview", elem_id="alien_filters_preview")
                     run = gr.Button("Run", variant="primary", elem_id="alien_filters_run")
             with gr.Column():
                 sheet = gr.Image(label="Preview: original | masks | plan", interactive=False,
                                  elem_id="alien_filters_sheet")
-                tags = gr.Textbox(label="Tags", interactive=False, elem_id="alien_filters_tags")
+                tags = gr.Textbox(label="Tags (and caption)", lines=2, interactive=False, elem_id="alien_filters_tags")
                 plan = gr.Textbox(label="Plan", lines=4, interactive=False, elem_id="alien_filters_plan")
                 gallery = gr.Gallery(label="Before / after", columns=2, height=480, elem_id="alien_filters_gallery")
                 details = gr.JSON(label="Selected result", elem_id="alien_filters_details")
@@ -262,7 +269,7 @@ def build_tab(service: AlienService) -> gr.Blocks:
         build_report_section(ReportActions(service), theme, task_id, JS_KEY,
                              str(Path(settings.output_dir) / "report"))
         selection = gr.State(Selection())
-        config = [theme, editor, stages, detector, segmenter, seed]
+        config = [theme, editor, stages, detector, segmenter, seed, captions]
 
         theme.change(actions.theme_yaml, [theme], [editor])
         editor.change(actions.validate, [editor], [validation])

@@ -119,7 +119,8 @@ class AlienApi:
         s = req.stages
         return RunOptions(choices=choices,
             theme=theme, seed=req.seed, limit=req.limit,
-            options=PipelineOptions(restore=s.restore, tag=s.tag, segment=s.segment, inpaint=s.inpaint),
+            options=PipelineOptions(restore=s.restore, tag=s.tag, segment=s.segment, inpaint=s.inpaint,
+                                    caption=req.captions),
             save_previews=settings.save_previews if req.save_previews is None else req.save_previews,
             save_masks=settings.save_masks if req.save_masks is None else req.save_masks,
         )

@@ -78,6 +78,8 @@ class ProcessRequest(StrictModel):
     return_previews: StrictBool = Field(False, description="Image requests: also return each preview sheet (JPEG)")
     detector: StrictStr | None = Field(None, description=f"Object detector: {_listed(StageChoices.DETECTORS)}")
     segmenter: StrictStr | None = Field(None, description=f"Segmenter: {_listed(StageChoices.SEGMENTERS)}")
+    captions: StrictBool = Field(False, description="Also caption each image with the WebUI's BLIP (needs tag on): "
+                                 "the manifest's tags.caption, and a NAME.caption file in folder jobs")
 
 
 class ImageResultModel(StrictModel):

@@ -61,5 +61,10 @@ sd_model = None
 
 sd_upscalers = []
 
+from modules import interrogate  # noqa: E402 - as modules.shared_init does once shared exists
+
+interrogator = interrogate.InterrogateModels("interrogate")
+"""The CLIP + BLIP interrogator (``shared.interrogator``, set by modules/shared_init.py in the WebUI)."""
+
 demo = None
 device = None
