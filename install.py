@@ -12,6 +12,10 @@ REQUIREMENTS = [
     ("segment-anything", "segment-anything==1.0"),
     ("PyYAML", "pyyaml>=6,<7"),
     ("scipy", "scipy>=1.10,<1.14"),
+    # the dataset report's clusters (the tab's report section); neither WebUI ships scikit-learn
+    ("scikit-learn", "scikit-learn>=1.3,<1.6"),
+    ("joblib", "joblib>=1.2"),
+    ("threadpoolctl", "threadpoolctl>=3.1"),
 ]
 
 

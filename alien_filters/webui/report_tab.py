@@ -17,8 +17,6 @@ import gradio as gr
 from ..batch.discovery import discover
 from ..core.errors import AlienFiltersError
 from ..core.pipeline import PipelineOptions
-from ..report.embed import ClipImageEmbedder
-from ..report.run import ReportOptions, run_report
 from . import console, runtime
 from .paths import PathNotAllowed, outside_roots, resolve_inside
 from .service import AlienService, RunOptions
@@ -60,6 +58,12 @@ class ReportActions:
 
     def run(self, task_id: str, inputs_text: str, out_text: str, theme_name: str) -> tuple[str, str | None, str]:
         """(summary, path of report.html, iframe preview); problems come back as a ❌ line in the summary."""
+        try:  # imported here: the tab must load even where the report's libraries (scikit-learn) are missing
+            from ..report.embed import ClipImageEmbedder
+            from ..report.run import ReportOptions, run_report
+        except ImportError as exc:
+            return (f"❌ the dataset report needs {exc.name or exc} (the extension's install.py installs it: restart "
+                    "the WebUI, or pip install scikit-learn into its environment)"), None, ""
         try:
             inputs, out_dir = self.paths(inputs_text, out_text)
             theme = self.service.theme(theme_name or None)
