@@ -187,6 +187,7 @@ def test_folder_job_lifecycle(client, root):
     job = wait_for(client, response.json()["job_id"])
     assert job["state"] == "done" and job["progress"] == 1.0 and job["total"] == 3
     assert sorted(r["status"] for r in job["results"]) == ["done"] * 3
+    assert [r["restore_fallback"] for r in job["results"]] == [None] * 3, "restored, not only resized"
     out = Path(job["output_folder"])
     assert out == root / "allowed" / "out" / "photos"
     for r in job["results"]:

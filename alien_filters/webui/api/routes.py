@@ -69,7 +69,8 @@ def job_response(job: Job) -> JobResponse:
     return JobResponse(
         id=job.id, state=job.state, progress=job.progress, text=job.text, total=job.total, folder=job.folder,
         output_folder=job.out_dir, error=job.error, stopped_at=job.stopped_at,
-        results=[JobResultModel(input=r.input, status=r.status, outputs=r.outputs, message=r.message)
+        results=[JobResultModel(input=r.input, status=r.status, outputs=r.outputs, message=r.message,
+                                restore_fallback=r.restore_fallback)
                  for r in job.results],
     )
 

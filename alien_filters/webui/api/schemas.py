@@ -101,6 +101,8 @@ class JobResultModel(StrictModel):
     status: str = Field(..., description=f"One of: {_listed(ImageStatus)}")
     outputs: Dict[str, str] = Field(default_factory=dict, description="Output kind -> path under the output folder")
     message: str = Field("", description="Why it failed")
+    restore_fallback: str | None = Field(
+        None, description="Why the restorer only resized this image (its model could not run); null when restored")
 
 
 class JobResponse(StrictModel):
