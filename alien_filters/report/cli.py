@@ -29,6 +29,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--offline", action="store_true", help="never download a model")
     parser.add_argument("--no-embeddings", action="store_true", help="do not cluster by CLIP image embeddings")
     parser.add_argument("--no-cache", action="store_true", help="tag every image again")
+    parser.add_argument("--captions", choices=("auto", "on", "off"), default="auto",
+                        help="caption each image with BLIP for the Captions section (auto: when BLIP is on disk; "
+                             "on: download it if needed)")
     parser.set_defaults(handler=cmd_report)
     return parser
 
@@ -37,7 +40,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Run the report with the stand-alone tagger (built only when an image has no cached tags)."""
     from ..core.run_options import StageChoices
     from ..models.device import pick_device
-    from ..stages.factory import STYLE_MODEL, build_tagger, detector_model, make_manager
+    from ..stages.factory import CAPTION_MODEL, STYLE_MODEL, build_tagger, detector_model, make_manager
     from .collect import LazyEmbedder, LazyTagger, StageUnavailable
     from .embed import ClipImageEmbedder, Embedder
     from .run import ReportOptions, run_report
@@ -50,7 +53,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     manager = make_manager(args.models_dir, allow_download=not args.offline)
     choices = StageChoices()
-    tagger = LazyTagger(f"{detector_model(choices)}+{STYLE_MODEL}", lambda: build_tagger(manager, choices, device))
+    captions = args.captions == "on" or (args.captions == "auto" and manager.locate(CAPTION_MODEL) is not None)
+    name = f"{detector_model(choices)}+{STYLE_MODEL}" + (f"+{CAPTION_MODEL}" if captions else "")
+    tagger = LazyTagger(name, lambda: build_tagger(manager, choices, device, captions=captions))
     embedder: Embedder | None = None
     clip_folder = None if args.no_embeddings else manager.locate(STYLE_MODEL)
     if clip_folder is not None:
@@ -60,7 +65,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                 ClipImageEmbedder.from_folder(clip_folder, device)
         embedder = LazyEmbedder(f"clip:{clip_folder.name}", build_embedder)
     options = ReportOptions(out_dir=args.out, theme=theme, manifests=tuple(args.manifests),
-                            use_cache=not args.no_cache)
+                            use_cache=not args.no_cache, captions=captions)
     try:
         with TqdmProgress() as progress:
             result = run_report(args.inputs, tagger, options, embedder, progress)

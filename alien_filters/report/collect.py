@@ -41,6 +41,8 @@ class TagRecord:
     """Where the tags came from: 'cache', 'manifest' or 'tagger'."""
     embedding: np.ndarray | None = field(default=None, compare=False)
     """float16 image embedding, when an embedder was given."""
+    caption: str | None = None
+    """The image's caption, when the tagger (or the batch that tagged it) wrote one."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ def record_from_tags(path: str, sha256: str, tags: Tags, size: tuple[int, int], 
         w = max(0.0, min(float(width), x1) - max(0.0, x0))
         h = max(0.0, min(float(height), y1) - max(0.0, y0))
         areas[det.label] = min(1.0, areas.get(det.label, 0.0) + w * h / image_area)
-    return TagRecord(path, sha256, tags.class_scores(), areas, dict(tags.styles), source)
+    return TagRecord(path, sha256, tags.class_scores(), areas, dict(tags.styles), source, caption=tags.caption)
 
 
 class ManifestIndex:
@@ -164,6 +166,8 @@ class Collector:
     working_size: WorkingSize = field(default_factory=WorkingSize)
     max_pixels: int = DEFAULT_MAX_PIXELS
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SOURCES, 0))
+    captions: bool = False
+    """The tagger captions: a manifest's tags without a caption are not reused (the image is tagged again)."""
 
     def record(self, path: Path) -> TagRecord | BadFile:
         """The record of the image at ``path``; a file that cannot be read, decoded or tagged is a BadFile."""
@@ -193,6 +197,8 @@ class Collector:
         if cached is not None:
             return record_from_tags(str(path), sha, cached[0], cached[1], "cache")
         found = self.manifests.lookup(sha) if self.manifests is not None else None
+        if found is not None and self.captions and found[0].caption is None:
+            found = None
         if found is not None:
             tags, size = found
             source = "manifest"

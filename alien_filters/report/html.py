@@ -5,6 +5,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any, Mapping, Sequence
 
+from .captions import captions_html
+
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;background:#f4f6f5;color:#1d2421}
 header{background:#12372a;color:#e8f3ee;padding:18px 28px}
@@ -56,6 +58,7 @@ def render_html(data: Mapping[str, Any], charts: Mapping[str, str], sheets: Mapp
         parts.append(_coverage(stats["theme"], charts))
     for clustering in data["clusters"]:
         parts.append(_clusters(clustering, charts, sheets.get(clustering["kind"], {})))
+    parts.append(captions_html(data.get("captions")))
     parts.append(_problems(data))
     title = f"Alien Filters dataset report: {stats['images']} images"
     return (

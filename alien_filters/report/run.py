@@ -21,6 +21,7 @@ from ..core.contracts import InterruptCheck, ProgressEvent, ProgressSink, Tagger
 from ..core.sizing import WorkingSize
 from ..core.theme import Theme
 from . import charts
+from .captions import CaptionStats
 from .clusters import Clustering, choose_clusters, contact_sheet, describe, projection_2d
 from .collect import BadFile, Collector, ManifestIndex
 from .embed import Embedder
@@ -50,6 +51,8 @@ class ReportOptions:
     max_clusters: int = 10
     sheet_size: int = 12
     seed: int = 0
+    captions: bool = False
+    """The tagger writes captions (the report then has a Captions section and per-image rows with them)."""
 
 
 @dataclass
@@ -89,8 +92,9 @@ def run_report(
     bad = [BadFile(str(p.path), p.problem) for p in problems]
     manifests = ManifestIndex(options.manifests) if options.manifests else None
     collector = Collector(tagger, StageCache(out_dir / CACHE_DIR_NAME if options.use_cache else None), manifests,
-                          embedder, options.working_size, options.max_pixels)
+                          embedder, options.working_size, options.max_pixels, captions=options.captions)
     stats = TagStats(options.theme, options.style_min_score)
+    caption_stats = CaptionStats()
     stopped = False
     with tempfile.TemporaryDirectory(prefix=".report-rows-", dir=out_dir) as rows_dir, \
             RecordStore(Path(rows_dir)) as store:
@@ -104,6 +108,7 @@ def run_report(
                 bad.append(record)
                 continue
             stats.add(record)
+            caption_stats.add(record.path, record.caption)
             store.add(record)
         progress(ProgressEvent("image", len(items), len(items), "clustering"))
         tag_matrix, class_names, paths = store.tag_matrix(), store.class_names(), store.paths()
@@ -126,6 +131,9 @@ def run_report(
         "warnings": manifests.warnings if manifests is not None else [],
         "interrupted": stopped,
     }
+    data["captions"] = caption_stats.summary(data["clusters"])
+    if data["captions"] is not None:
+        data["images"] = caption_stats.rows(paths)
     chart_uris = _charts(data, clusterings, options)
     sheets = {c["kind"]: _sheets(c["clusters"], options) for c in data["clusters"]}
     data["seconds"] = round(time.perf_counter() - start, 3)
