@@ -21,18 +21,25 @@ DECODER_START = "[DEC]"
 TINY_IMAGE_SIZE = 64
 
 
-def _tokenizer(folder: Path) -> BertTokenizerFast:
-    """A BERT tokenizer over SPECIAL + WORDS + [DEC] (written as vocab.txt, loaded as the fast tokenizer)."""
+RELEASED_VOCAB_SIZE = 30524
+"""blip-image-captioning-base's vocabulary size (BERT's 30522 tokens, [DEC] and one more)."""
+
+
+def _tokenizer(folder: Path, size: int | None = None) -> BertTokenizerFast:
+    """A BERT tokenizer over SPECIAL + WORDS (+ filler words up to ``size`` tokens) + [DEC] (written as vocab.txt,
+    loaded as the fast tokenizer)."""
     folder.mkdir(parents=True, exist_ok=True)
     vocab = folder / "vocab.txt"
-    vocab.write_text("\n".join([*SPECIAL, *WORDS, DECODER_START]) + "\n", encoding="utf-8")
+    fillers = [f"word{i}" for i in range(max(0, (size or 0) - len(SPECIAL) - len(WORDS) - 1))]
+    vocab.write_text("\n".join([*SPECIAL, *WORDS, *fillers, DECODER_START]) + "\n", encoding="utf-8")
     return BertTokenizerFast(vocab_file=str(vocab), bos_token=DECODER_START, model_max_length=512)
 
 
 def write_blip(folder: Path, tiny: bool = True, seed: int = 0) -> Path:
     """Save a random-weight BLIP captioner (model + processor) into ``folder``; ``tiny=False`` has the base model's
-    towers (ViT-B/16 at 384 pixels, a 12-layer BERT decoder) over the small word list."""
-    tokenizer = _tokenizer(folder)
+    shape (ViT-B/16 at 384 pixels, a 12-layer BERT decoder, the released vocabulary's size: the words beyond WORDS
+    are fillers)."""
+    tokenizer = _tokenizer(folder, None if tiny else RELEASED_VOCAB_SIZE)
     vocab_size = len(tokenizer)
     ids = {"vocab_size": vocab_size, "bos_token_id": tokenizer.convert_tokens_to_ids(DECODER_START),
            "sep_token_id": tokenizer.sep_token_id, "eos_token_id": tokenizer.sep_token_id,
