@@ -11,23 +11,15 @@ flags: the safe-unpickle check on) with --api-auth, and calls /alien/process wit
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
 WEBUI_DIR = os.environ.get("WEBUI_DIR")
 WEBUI_PYTHON = os.environ.get("WEBUI_PYTHON")
-ROOT = Path(__file__).resolve().parents[2]
 AUTH = ("alien", "s3cret")
 FLAGS = ["--skip-prepare-environment", "--skip-install", "--skip-torch-cuda-test", "--skip-version-check",
          "--use-cpu", "all", "--no-half", "--no-half-vae", "--precision", "full", "--api", "--no-download-sd-model",
@@ -40,17 +32,16 @@ pytestmark = [
 ]
 requests = pytest.importorskip("requests")
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def run(args: list, **kwargs) -> subprocess.CompletedProcess:
-    result = subprocess.run([str(a) for a in args], capture_output=True, text=True, **kwargs)
-    assert result.returncode == 0, f"{args}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    return result
+from tests.webui.real_host import (  # noqa: E402  (after the skip: real_host needs requests)
+    ROOT,
+    ProgressWatcher,
+    b64_image,
+    b64_png,
+    run,
+    started_host,
+    wait_for_job,
+    write_hf_model,
+)
 
 
 def install_extension(data: Path) -> Path:
@@ -74,7 +65,6 @@ def write_models(data: Path) -> Path:
     """Where a user's WebUI keeps the models, written as the released files are: a tiny checkpoint (WebUI Python),
     tiny OWL-ViT + CLIP in the Hugging Face cache's snapshot layout, SAM vit_b in models/sam, a small SwinIR x4 in
     models/SwinIR (no entries newer torch adds: the safe-unpickle check stays on and would refuse them)."""
-    from alien_filters.models.registry import get_spec
     from tests.support.builders_detectors import SAM_FILES, write_clip, write_owlvit, write_sam
     from tests.support.builders_swinir import build_swinir
     from tests.support.checkpoint_files import save_as_released
@@ -82,12 +72,8 @@ def write_models(data: Path) -> Path:
     ckpt = data / "models" / "Stable-diffusion" / "tiny-inpainting.safetensors"
     out = run([WEBUI_PYTHON, ROOT / "tests" / "webui" / "real_webui_checkpoint.py", WEBUI_DIR, ckpt, data / "hf"])
     print(out.stdout.strip())
-    for name, write in (("owlvit_base", write_owlvit), ("clip_vit_b32", write_clip)):
-        spec = get_spec(name)
-        repo = data / "hf" / "hub" / ("models--" + spec.repo_id.replace("/", "--"))
-        write(repo / "snapshots" / spec.revision)
-        (repo / "refs").mkdir(parents=True, exist_ok=True)
-        (repo / "refs" / "main").write_text(spec.revision, encoding="utf-8")
+    write_hf_model(data / "hf" / "hub", "owlvit_base", write_owlvit)
+    write_hf_model(data / "hf" / "hub", "clip_vit_b32", write_clip)
     write_sam(data / "models" / "sam" / SAM_FILES["vit_b"])
     save_as_released({"params_ema": build_swinir(4).state_dict()}, data / "models" / "SwinIR" / "SwinIR_4x.pth")
     return ckpt
@@ -98,32 +84,10 @@ def webui(tmp_path_factory):
     data = tmp_path_factory.mktemp("webui-data")
     install_extension(data)
     ckpt = write_models(data)
-    port = free_port()
-    env = {**os.environ, "HF_HOME": str(data / "hf"), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-           "COMMANDLINE_ARGS": "", "GRADIO_ANALYTICS_ENABLED": "False"}
-    log = (data / "webui.log").open("w")
-    proc = subprocess.Popen([WEBUI_PYTHON, "launch.py", "--data-dir", str(data), *FLAGS, "--port", str(port),
-                             "--ckpt", str(ckpt), "--api-auth", ":".join(AUTH)],
-                            cwd=WEBUI_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 300
-    try:
-        # no request before start-up ends: one that reaches the app before the WebUI adds its API middleware
-        # makes starlette refuse the middleware ("Cannot add middleware after an application has started")
-        while "Startup time:" not in (data / "webui.log").read_text():
-            assert proc.poll() is None, (data / "webui.log").read_text()[-5000:]
-            assert time.time() < deadline, (data / "webui.log").read_text()[-5000:]
-            time.sleep(1)
+    with started_host(WEBUI_PYTHON, WEBUI_DIR, data, [*FLAGS, "--ckpt", str(ckpt), "--api-auth", ":".join(AUTH)]) \
+            as url:
         assert requests.get(f"{url}/alien/version", auth=AUTH, timeout=30).status_code == 200
         yield url, data
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-        print("WebUI log tail:\n" + (data / "webui.log").read_text()[-3000:], file=sys.stderr)
 
 
 def test_routes_need_the_api_auth(webui):
@@ -145,26 +109,8 @@ def test_folder_of_three_images_with_progress(webui):
     body = {"folder": str(folder), "seed": 3, "overrides": {"steps": 2}}  # the default stages: auto, SAM vit_b
     response = requests.post(url + "/alien/process", json=body, auth=AUTH, timeout=60)
     assert response.status_code == 200, response.text
-    job_id = response.json()["job_id"]
-    seen_progress: list[dict] = []
-    stop = threading.Event()
-
-    def poll_progress():
-        while not stop.is_set():
-            seen_progress.append(requests.get(url + "/sdapi/v1/progress", auth=AUTH, timeout=30).json())
-            time.sleep(0.3)
-
-    poller = threading.Thread(target=poll_progress, daemon=True)
-    poller.start()
-    deadline = time.time() + 600
-    while True:
-        job = requests.get(f"{url}/alien/jobs/{job_id}", auth=AUTH, timeout=30).json()
-        if job["state"] not in ("queued", "running"):
-            break
-        assert time.time() < deadline, job
-        time.sleep(1)
-    stop.set()
-    poller.join(10)
+    with ProgressWatcher(url, AUTH) as progress:
+        job = wait_for_job(url, response.json()["job_id"], AUTH, timeout=600)
     print(json.dumps({k: job[k] for k in ("state", "total", "error", "stopped_at")}))
     assert job["state"] == "done", job["error"]
     assert sorted(r["status"] for r in job["results"]) == ["done"] * 3, job["results"]
@@ -183,28 +129,20 @@ def test_folder_of_three_images_with_progress(webui):
     assert "Error verifying pickled file" not in log and "Failed loading SwinIR" not in log, log[-5000:]
     ours = data / "models" / "alien-filters"
     assert not any(ours.rglob("*.part")) and not (ours / "transformers").exists(), "nothing was downloaded"
-    texts = {p.get("textinfo") for p in seen_progress}
-    print("progress textinfo seen:", sorted(t for t in texts if t)[:8])
-    assert any(t and t.startswith("Alien Filters") for t in texts)
-    assert any(p["progress"] > 0 for p in seen_progress)
+    print("progress textinfo seen:", progress.texts()[:8])
+    progress.assert_reported()
 
 
 def test_base64_images(webui):
-    from PIL import Image
-
     from tests.support.rooms import room_image
 
     url, _ = webui
-    images = []
-    for seed in (5, 6):
-        buffer = io.BytesIO()
-        room_image(seed, size=(192, 160), n_objects=2)[0].save(buffer, format="PNG")
-        images.append(base64.b64encode(buffer.getvalue()).decode())
+    images = [b64_png(room_image(seed, size=(192, 160), n_objects=2)[0]) for seed in (5, 6)]
     body = {"images": images, "seed": 1, "overrides": {"steps": 2}, "detector": "owlvit", "segmenter": "boxes"}
     response = requests.post(url + "/alien/process", json=body, auth=AUTH, timeout=600)
     assert response.status_code == 200, response.text
     results = response.json()["images"]
     assert [r["status"] for r in results] == ["done", "done"], [r["message"] for r in results]
     for r in results:
-        final = Image.open(io.BytesIO(base64.b64decode(r["image"])))
+        final = b64_image(r["image"])
         assert list(final.size) == r["manifest"]["working_size"]
