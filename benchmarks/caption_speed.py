@@ -1,7 +1,7 @@
 """``python -m benchmarks.caption_speed``: caption seconds per image with BLIP at blip-image-captioning-base's size.
 
 The real architecture at its real size (ViT-B/16 at 384 pixels, 12-layer BERT decoder, 30524-token vocabulary) with
-random weights, built once into the cache, through the product's captioner (beam search 3, at most 30 new tokens).
+random weights, built once into the cache, through the product's captioner (greedy decoding, at most 30 new tokens).
 Random weights rarely stop early, so each caption runs to its 30 tokens; real captions are about 10 tokens, so these
 seconds are an upper bound for the decoder part.
 """

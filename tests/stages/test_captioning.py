@@ -34,7 +34,7 @@ def test_a_caption_is_one_line_of_the_model_words(captioner: BlipCaptioner) -> N
         assert caption and "\n" not in caption and caption == caption.strip()
         assert set(caption.split()) <= set(WORDS), "special tokens ([DEC], [SEP], [PAD]) are not in the text"
         assert len(caption.split()) >= 4, "min_length keeps the decoder from stopping at once"
-    assert captioner(IMAGES[0]) == captions[0], "beam search: the same image gives the same caption"
+    assert captioner(IMAGES[0]) == captions[0], "greedy decoding: the same image gives the same caption"
 
 
 def test_offload_moves_the_model_to_the_cpu_and_the_next_caption_still_works(captioner: BlipCaptioner,
