@@ -25,7 +25,10 @@ def test_webui_suite_passes_on_forge_pins():
         capture_output=True, text=True, check=True).stdout.split()
     assert versions == ["4.40.0", "0.104.1", "2.8.2", "4.46.1"]
     result = subprocess.run([FORGE_PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/webui",
-                             "tests/stages/test_tagging.py", "tests/core/test_pipeline.py"],
+                             "tests/stages/test_tagging.py", "tests/core/test_pipeline.py",
+                             # schemathesis needs anyio>=4.5, Forge pins anyio<4 (through fastapi 0.104.1): the
+                             # schema conformance runs on the WebUI stack only
+                             "--ignore", "tests/webui/test_properties_and_schema.py"],
                             cwd=ROOT, capture_output=True, text=True, timeout=1500)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     assert " passed" in result.stdout.splitlines()[-1]

@@ -63,8 +63,8 @@ def install_extension(data: Path) -> Path:
 
 def write_models(data: Path) -> Path:
     """Where a user's WebUI keeps the models, written as the released files are: a tiny checkpoint (WebUI Python),
-    tiny OWL-ViT + CLIP in the Hugging Face cache's snapshot layout, SAM vit_b in models/sam, a small SwinIR x4 in
-    models/SwinIR (no entries newer torch adds: the safe-unpickle check stays on and would refuse them)."""
+    tiny OWL-ViT + CLIP in the Hugging Face cache's snapshot layout, SAM vit_b in models/sam, small SwinIR x4 and
+    x2 files in models/SwinIR (no entries newer torch adds: the safe-unpickle check stays on and would refuse them)."""
     from tests.support.builders_detectors import SAM_FILES, write_clip, write_owlvit, write_sam
     from tests.support.builders_swinir import build_swinir
     from tests.support.checkpoint_files import save_as_released
@@ -76,6 +76,8 @@ def write_models(data: Path) -> Path:
     write_hf_model(data / "hf" / "hub", "clip_vit_b32", write_clip)
     write_sam(data / "models" / "sam" / SAM_FILES["vit_b"])
     save_as_released({"params_ema": build_swinir(4).state_dict()}, data / "models" / "SwinIR" / "SwinIR_4x.pth")
+    save_as_released({"params_ema": build_swinir(2).state_dict()},
+                     data / "models" / "SwinIR" / "003_realSR_BSRGAN_DFO_s64w8_SwinIR-M_x2_GAN.pth")
     return ckpt
 
 
@@ -120,17 +122,46 @@ def test_folder_of_three_images_with_progress(webui):
         manifest = json.loads((out / r["outputs"]["manifest"]).read_text())
         assert manifest["status"] == "done" and (out / r["outputs"]["result"]).is_file()
         assert manifest["models"]["inpaint"] == "webui-img2img"
-        assert manifest["models"]["restore"] == "webui-swinir:SwinIR_4x"
+        assert manifest["restore"] == {"ran": "swinir", "fallback": None}, "the default: our SwinIR, from models/SwinIR"
         assert manifest["models"]["segment"] == "sam_vit_b"
         print("stage seconds:", manifest["timings"])
         jobs_run += len(manifest["plan"]["jobs"])
     print(f"inpaint jobs run through the WebUI: {jobs_run}")
+    assert_png_info_reads_back(out / job["results"][0]["outputs"]["result"])
     log = (data / "webui.log").read_text()
     assert "Error verifying pickled file" not in log and "Failed loading SwinIR" not in log, log[-5000:]
     ours = data / "models" / "alien-filters"
     assert not any(ours.rglob("*.part")) and not (ours / "transformers").exists(), "nothing was downloaded"
     print("progress textinfo seen:", progress.texts()[:8])
     progress.assert_reported()
+
+
+PARSE = """
+import json, sys
+from modules import options, shared, shared_options, styles
+shared.opts = options.Options(shared_options.options_templates, shared_options.restricted_opts)
+shared.prompt_styles = styles.StyleDatabase([sys.argv[2]])
+from modules.infotext_utils import parse_generation_parameters
+print(json.dumps(parse_generation_parameters(open(sys.argv[1], encoding="utf-8").read())))
+"""
+
+
+def assert_png_info_reads_back(result_png: Path) -> None:
+    """The WebUI's own parse_generation_parameters (what its PNG Info tab runs) reads the result's infotext."""
+    from PIL import Image
+
+    text = Image.open(result_png).text
+    record = json.loads(text["alien_filters"])
+    job = record["jobs"][record["parameters_job"]]
+    infotext = result_png.with_suffix(".parameters.txt")
+    infotext.write_text(text["parameters"], encoding="utf-8")
+    out = run([WEBUI_PYTHON, "-c", PARSE, infotext, infotext.with_suffix(".styles.csv")], cwd=WEBUI_DIR)
+    parsed = json.loads(out.stdout.strip().splitlines()[-1])
+    print("PNG Info:", {k: parsed.get(k) for k in ("Steps", "Sampler", "Seed", "CFG scale", "Denoising strength")})
+    assert parsed["Prompt"] == job["prompt"] and parsed["Negative prompt"] == job["negative_prompt"]
+    assert parsed["Seed"] == str(job["seed"]) and parsed["Steps"] == str(job["settings"]["steps"])
+    assert float(parsed["Denoising strength"]) == job["settings"]["denoising_strength"]
+    assert parsed["Sampler"] and parsed["Size-1"] and parsed["Size-2"]
 
 
 def test_base64_images(webui):
