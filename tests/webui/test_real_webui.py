@@ -137,13 +137,13 @@ def test_folder_of_three_images_with_progress(webui):
 
 
 PARSE = """
-import json, sys
+import json, os
 from modules import options, shared, shared_options, styles
 shared.opts = options.Options(shared_options.options_templates, shared_options.restricted_opts)
-shared.prompt_styles = styles.StyleDatabase([sys.argv[2]])
+shared.prompt_styles = styles.StyleDatabase([os.environ["ALIEN_STYLES"]])
 from modules.infotext_utils import parse_generation_parameters
-print(json.dumps(parse_generation_parameters(open(sys.argv[1], encoding="utf-8").read())))
-"""
+print(json.dumps(parse_generation_parameters(open(os.environ["ALIEN_INFOTEXT"], encoding="utf-8").read())))
+"""  # paths by environment: the WebUI's modules parse sys.argv as its own flags
 
 
 def assert_png_info_reads_back(result_png: Path) -> None:
@@ -155,7 +155,8 @@ def assert_png_info_reads_back(result_png: Path) -> None:
     job = record["jobs"][record["parameters_job"]]
     infotext = result_png.with_suffix(".parameters.txt")
     infotext.write_text(text["parameters"], encoding="utf-8")
-    out = run([WEBUI_PYTHON, "-c", PARSE, infotext, infotext.with_suffix(".styles.csv")], cwd=WEBUI_DIR)
+    env = {**os.environ, "ALIEN_INFOTEXT": str(infotext), "ALIEN_STYLES": str(infotext.with_suffix(".styles.csv"))}
+    out = run([WEBUI_PYTHON, "-c", PARSE], cwd=WEBUI_DIR, env=env)
     parsed = json.loads(out.stdout.strip().splitlines()[-1])
     print("PNG Info:", {k: parsed.get(k) for k in ("Steps", "Sampler", "Seed", "CFG scale", "Denoising strength")})
     assert parsed["Prompt"] == job["prompt"] and parsed["Negative prompt"] == job["negative_prompt"]
