@@ -58,6 +58,14 @@ class ItemOutcome:
     """Why the restorer only resized this image (its model could not run); None when it restored."""
 
 
+@dataclass(frozen=True)
+class PendingItem:
+    """An input that :meth:`BatchRunner.check` found still to do, with the sha256 it was checked under."""
+
+    item: InputItem
+    sha256: str
+
+
 @dataclass
 class BatchReport:
     outcomes: list[ItemOutcome] = field(default_factory=list)
@@ -169,17 +177,23 @@ class BatchRunner:
                     report.interrupted, report.stopped_at = True, f"before {item.path}"
                     break
                 self.progress(ProgressEvent("image", index, len(items), str(item.path)))
-                outcome = self._process(item, settings_hash, report.stage_seconds)
+                outcome = self.process(item, settings_hash, report.stage_seconds)
                 report.outcomes.append(outcome)
                 if outcome.status == ImageStatus.INTERRUPTED:
                     report.interrupted, report.stopped_at = True, f"{item.path}: {outcome.message}"
                     break
-            report.wall_seconds = time.perf_counter() - start
-            try:
-                atomic.write_json(out_dir / REPORT_NAME, report.to_dict())
-            except OSError as exc:
-                report.report_error = f"{out_dir / REPORT_NAME}: not written ({exc.strerror or exc})"
+            self.write_report(report, start)
         return report
+
+    def write_report(self, report: BatchReport, start: float) -> None:
+        """Set the wall time (from ``start``, a ``time.perf_counter()``) and write the batch report file; a failed
+        write is recorded in ``report.report_error``, never raised."""
+        out_dir = self.settings.out_dir
+        report.wall_seconds = time.perf_counter() - start
+        try:
+            atomic.write_json(out_dir / REPORT_NAME, report.to_dict())
+        except OSError as exc:
+            report.report_error = f"{out_dir / REPORT_NAME}: not written ({exc.strerror or exc})"
 
     def process_in_memory(self, image: Image.Image, name: str, sha256: str) -> tuple[ImageResult, dict[str, Any]]:
         """Run the pipeline on an image that is not a file (an API upload); nothing is written."""
@@ -187,8 +201,14 @@ class BatchRunner:
         manifest = self._manifest({"path": name, "sha256": sha256, "size": list(image.size)}, result, {})
         return result, manifest
 
-    def _process(self, item: InputItem, settings_hash: str, stage_seconds: dict[str, float]) -> ItemOutcome:
-        start = time.perf_counter()
+    def process(self, item: InputItem, settings_hash: str, stage_seconds: dict[str, float]) -> ItemOutcome:
+        """One image: checked (:meth:`check`), then run and written (:meth:`complete`) unless that settled it."""
+        checked = self.check(item, settings_hash)
+        return checked if isinstance(checked, ItemOutcome) else self.complete(checked, settings_hash, stage_seconds)
+
+    def check(self, item: InputItem, settings_hash: str) -> ItemOutcome | PendingItem:
+        """The decision made before any stage runs: failed (a symlink out of the output folder, an unreadable
+        file), skipped (done before with the same input hash and settings) or pending, with its input hash."""
         outputs = self._output_paths(item)
         real_out = self.settings.out_dir.resolve()
         if any(not path.parent.resolve().is_relative_to(real_out) for path in outputs.values()):
@@ -200,6 +220,13 @@ class BatchRunner:
             return ItemOutcome(str(item.path), ImageStatus.FAILED, message=exc.problem)
         if self._already_done(outputs, sha, settings_hash):
             return ItemOutcome(str(item.path), ImageStatus.SKIPPED, _relative(outputs, self.settings.out_dir))
+        return PendingItem(item, sha)
+
+    def complete(self, pending: PendingItem, settings_hash: str, stage_seconds: dict[str, float]) -> ItemOutcome:
+        """Run the pipeline on a pending image and write its outputs; stage times are added to ``stage_seconds``."""
+        start = time.perf_counter()
+        item, sha = pending.item, pending.sha256
+        outputs = self._output_paths(item)
         try:
             image = load_image(item.path, self.settings.max_pixels)
             result = self.pipeline.run(image, sha, self.settings.seed)
