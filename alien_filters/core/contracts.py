@@ -12,6 +12,7 @@ from typing import Any, Callable, Protocol, Sequence, runtime_checkable
 import numpy as np
 from PIL import Image
 
+from .control import ControlSpec, FinishSpec
 from .settings import InpaintSettings
 
 BBox = tuple[float, float, float, float]
@@ -95,6 +96,11 @@ class InpaintJob:
     seed: int
     box: tuple[int, int, int, int]
     """Crop region x0, y0, x1, y1 (exclusive) around the mask, padded by ``settings.crop_padding``."""
+    control: ControlSpec | None = None
+    """The rule's ControlNet unit (None: no structure guidance)."""
+    control_image: Image.Image | None = None
+    """The control image of the WHOLE working image (computed once per image and shared by the jobs); each
+    inpainter crops it with the same box it crops the image with. None until the pipeline fills it in."""
 
 
 @dataclass(frozen=True)
@@ -157,6 +163,51 @@ class InfotextInpainter(Inpainter, Protocol):
 
     def inpaint_with_infotext(self, image: Image.Image, job: InpaintJob) -> tuple[Image.Image, str | None]:
         """What :meth:`inpaint` returns, and the infotext of its generation (None when nothing was generated)."""
+        ...
+
+
+@runtime_checkable
+class ControlImager(Protocol):
+    """Makes ControlNet control images (canny edges, depth maps) of a whole working image."""
+
+    name: str
+
+    def control_image(self, image: Image.Image, spec: ControlSpec) -> Image.Image:
+        """The control image for ``spec``'s kind and preprocessor settings: RGB, ``image``'s size."""
+        ...
+
+
+@runtime_checkable
+class ControlInpainter(Inpainter, Protocol):
+    """An inpainter that can run a job's ControlNet unit (``job.control`` with ``job.control_image``)."""
+
+    def control_unavailable(self, spec: ControlSpec) -> str | None:
+        """None when ``spec`` can run; else why not in words (extension or model missing): the job then runs
+        without control and the manifest records the reason."""
+        ...
+
+
+@dataclass(frozen=True)
+class FinishJob:
+    """The finishing pass: one low-denoise img2img over the whole restyled image."""
+
+    prompt: str
+    negative_prompt: str
+    spec: FinishSpec
+    cfg_scale: float
+    seed: int
+    control: ControlSpec | None = None
+    """The unit it runs with (None: without, also when the inpainter cannot run ``spec.control``)."""
+    control_image: Image.Image | None = None
+    """The control image of the restyled image (not of the original: the finish keeps the new structure)."""
+
+
+@runtime_checkable
+class Finisher(Protocol):
+    """An inpainter that can also run the finishing pass."""
+
+    def finish(self, image: Image.Image, job: FinishJob) -> tuple[Image.Image, str | None]:
+        """``image`` after one img2img of ``job`` (same size, RGB) and the infotext of the generation."""
         ...
 
 

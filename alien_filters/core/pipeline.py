@@ -13,9 +13,11 @@ from PIL import Image
 from .cache import NoCache, ResultCache, cache_key
 from .contracts import (
     ClassMasks,
+    ControlImager,
     Detection,
     InfotextInpainter,
     Inpainter,
+    InpaintJob,
     InterruptCheck,
     ProgressEvent,
     ProgressSink,
@@ -29,6 +31,7 @@ from .contracts import (
     release_all,
 )
 from .errors import AlienFiltersError
+from .guidance import ControlRun, attach_control, finish_job
 from .planning import Plan, plan_jobs
 from .sizing import WorkingSize
 from .theme import Theme, with_canonical_classes
@@ -65,6 +68,8 @@ class Stages:
     tagger: Tagger | None = None
     segmenter: Segmenter | None = None
     inpainter: Inpainter | None = None
+    control: ControlImager | None = None
+    """Makes control images for the jobs' ControlNet units (None: canny only, see core.guidance)."""
 
     def names(self) -> dict[str, str | None]:
         """Stage -> implementation name, recorded in manifests and cache keys."""
@@ -113,6 +118,11 @@ class ImageResult:
     infotexts: list[str | None] = field(default_factory=list)
     """Per job of ``plan.jobs``: the infotext of its generation as the inpainter gave it (for WebUI img2img the
     WebUI's own), None where nothing was generated or the inpainter gives none; empty when inpainting did not run."""
+    control: ControlRun | None = None
+    """What structure guidance did per job (None when inpainting did not run)."""
+    finish: dict[str, Any] | None = None
+    """The finishing pass's record (None when the theme has none or nothing was restyled); ``applied`` says
+    whether it ran (then pixels outside the masks changed too)."""
 
 
 def required_stages(stages: Stages, options: PipelineOptions) -> list[str]:
@@ -198,13 +208,18 @@ class Pipeline:
 
         final: Image.Image | None = None
         infotexts: list[str | None] = []
+        control: ControlRun | None = None
+        finish: dict[str, Any] | None = None
         if self.options.inpaint:
             if self.offload_before_inpaint and plan.jobs:
                 release_all([self.stages.restorer, self.stages.tagger, self.stages.segmenter])
             with self._stage("inpaint", 4, timings):
-                final, infotexts = self._inpaint(working, plan)
+                control = attach_control(working, plan.jobs, self.stages.inpainter, self.stages.control)
+                final, infotexts = self._inpaint(working, control.jobs)
+                if self.theme.finish is not None and plan.jobs:
+                    final, finish = self._finish(final, tags, seed, timings)
         return ImageResult(image.size, working, tags, class_masks, plan, final, timings, cached, restored_by,
-                           fallback, infotexts=infotexts)
+                           fallback, infotexts=infotexts, control=control, finish=finish)
 
     @contextmanager
     def _stage(self, name: str, index: int, timings: dict[str, float]) -> Iterator[None]:
@@ -245,15 +260,15 @@ class Pipeline:
                 raise ValueError(f"mask for {label!r} is {mask.dtype}{mask.shape}, expected bool{expected}")
         return {label: mask for label, mask in result.items() if mask.any()}
 
-    def _inpaint(self, working: Image.Image, plan: Plan) -> tuple[Image.Image, list[str | None]]:
+    def _inpaint(self, working: Image.Image, jobs: list[InpaintJob]) -> tuple[Image.Image, list[str | None]]:
         """The inpainted image and each job's infotext (see ImageResult.infotexts)."""
         image = working
         infotexts: list[str | None] = []
         inpainter = self.stages.inpainter
-        for job in plan.jobs:
+        for job in jobs:
             if self.interrupted():
-                raise Interrupted(f"inpaint job {job.index + 1}/{len(plan.jobs)} ({job.rule})")
-            self.progress(ProgressEvent("job", job.index, len(plan.jobs), job.rule))
+                raise Interrupted(f"inpaint job {job.index + 1}/{len(jobs)} ({job.rule})")
+            self.progress(ProgressEvent("job", job.index, len(jobs), job.rule))
             if isinstance(inpainter, InfotextInpainter):
                 result, infotext = inpainter.inpaint_with_infotext(image, job)
             else:
@@ -263,6 +278,21 @@ class Pipeline:
             image = result.convert("RGB")
             infotexts.append(infotext)
         return image, infotexts
+
+    def _finish(self, image: Image.Image, tags: Tags, seed: int,
+                timings: dict[str, float]) -> tuple[Image.Image, dict[str, Any]]:
+        """The theme's finishing pass over the restyled ``image``, and its record (see ImageResult.finish)."""
+        if self.interrupted():
+            raise Interrupted("finishing pass")
+        start = time.perf_counter()
+        job, record = finish_job(self.theme, tags, seed, image, self.stages.inpainter, self.stages.control)
+        if job is not None:
+            result, record["infotext"] = self.stages.inpainter.finish(image, job)  # type: ignore[union-attr]
+            if result.size != image.size:
+                raise ValueError(f"finishing pass returned {result.size}, expected {image.size}")
+            image, record["applied"] = result.convert("RGB"), True
+        timings["finish"] = time.perf_counter() - start
+        return image, record
 
 
 def boxes_as_masks(detections: list[Detection], size: tuple[int, int]) -> ClassMasks:

@@ -111,6 +111,7 @@ def plan_jobs(tags: Tags, class_masks: ClassMasks, theme: Theme, seed: int, styl
                 settings=settings,
                 seed=derive_seed(seed, name),
                 box=box,
+                control=rule.control,
             )
         )
     present = set(class_masks)
@@ -131,6 +132,7 @@ def job_to_dict(job: InpaintJob) -> dict[str, Any]:
         "box": list(job.box),
         "area": round(masks.area_fraction(job.mask), 6),
         "mask": masks.rle_encode(job.mask),
+        **({"control": job.control.to_dict()} if job.control else {}),
     }
 
 

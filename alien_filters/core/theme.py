@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Collection, Iterator, Mapping
 
+from .control import ControlSpec, FinishSpec
 from .settings import InpaintSettings
 from .vocabulary import Vocabulary, normalize_name
 
@@ -59,6 +60,8 @@ class Rule:
     """Where masks overlap, the rule with the higher priority owns the pixel."""
     when_style: tuple[str, ...] = ()
     """When not empty, the rule applies only to images with one of these style tags."""
+    control: ControlSpec | None = None
+    """The rule's resolved ControlNet unit (the theme's ``control:`` merged with the rule's; None: no guidance)."""
 
     def __post_init__(self) -> None:
         unknown = set(self.overrides) - set(InpaintSettings.field_names())
@@ -84,6 +87,7 @@ class Rule:
             "min_area": self.min_area,
             "priority": self.priority,
             "when_style": list(self.when_style),
+            **({"control": self.control.to_dict()} if self.control else {}),
         }
 
 
@@ -98,6 +102,12 @@ class Theme:
     defaults: InpaintSettings
     rules: tuple[Rule, ...]
     source: str = "<inline>"
+    control: ControlSpec | None = None
+    """The theme's default ControlNet unit, already merged into each rule's ``control`` by the parser."""
+    finish: FinishSpec | None = None
+    """The optional finishing pass over the whole restyled image (None: off)."""
+    regional: bool = True
+    """Merge overlapping jobs into regional diffusion calls (core.call_groups) where the inpainter can."""
 
     def settings_for(self, rule: Rule) -> InpaintSettings:
         """The theme's default settings with ``rule``'s overrides applied."""
@@ -121,10 +131,14 @@ class Theme:
             "defaults": self.defaults.to_dict(),
             "rules": [r.to_dict() for r in self.rules],
             "source": self.source,
+            **({"control": self.control.to_dict()} if self.control else {}),
+            **({"finish": self.finish.to_dict()} if self.finish else {}),
+            **({} if self.regional else {"regional": False}),
         }
 
     def hash(self) -> str:
-        """sha256 (hex) of the content: the same for the same theme whatever its file's formatting or place."""
+        """sha256 (hex) of the content: the same for the same theme whatever its file's formatting or place (a
+        theme without control or finish hashes as it did before they existed)."""
         content = self.to_dict()
         del content["source"]
         text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from ..core.control import CONTROL_BOUNDS, CONTROL_KINDS, FINISH_BOUNDS, ControlSpec, FinishSpec, InvalidControlError
 from ..core.errors import AlienFiltersError
 from ..core.settings import SETTING_BOUNDS, InpaintSettings
 from ..core.theme import NAME_PATTERN, Rule, Theme
@@ -34,10 +35,14 @@ class UnknownThemeError(ThemeError, KeyError):
     """No theme of the requested name; the message lists the available ones."""
 
 
-_THEME_KEYS = ("name", "description", "style_prompt", "negative_prompt", "defaults", "rules")
+_THEME_KEYS = ("name", "description", "style_prompt", "negative_prompt", "defaults", "control", "finish", "regional",
+               "rules")
 
 
-_RULE_KEYS = ("name", "classes", "prompt", "negative_prompt", "overrides", "min_area", "priority", "when_style")
+_RULE_KEYS = ("name", "classes", "prompt", "negative_prompt", "overrides", "min_area", "priority", "when_style",
+              "control")
+_CONTROL_KEYS = ("kind", "model", *CONTROL_BOUNDS)
+_FINISH_KEYS = (*FINISH_BOUNDS, "prompt_suffix", "use_control")
 
 
 # libyaml's composer is ~10x faster and gives the same marks; the pure-Python one is the fallback.
@@ -105,6 +110,8 @@ class _ThemeReader:
 
     def __init__(self, source: str) -> None:
         self.source = source
+        self.control: ControlSpec | None = None
+        """The theme's ``control:``, read before the rules that merge their own over it."""
 
     def fail(self, node: yaml.Node, field_path: str | None, problem: str) -> ThemeError:
         return ThemeError(self.source, _line(node), field_path, problem)
@@ -120,6 +127,9 @@ class _ThemeReader:
         defaults = InpaintSettings()
         if "defaults" in items:
             defaults = defaults.merged(self.settings(items["defaults"][1], "defaults"))
+        if "control" in items:
+            self.control = self.control_block(items["control"][1], "control", None)
+        finish = self.finish(items["finish"][1]) if "finish" in items else None
         return Theme(
             name=name,
             description=self.optional_string(items, "description", ""),
@@ -128,7 +138,17 @@ class _ThemeReader:
             defaults=defaults,
             rules=self.rules(items["rules"][1]),
             source=self.source,
+            control=self.control,
+            finish=finish,
+            regional=self.regional(items["regional"][1]) if "regional" in items else True,
         )
+
+    def regional(self, node: yaml.Node) -> bool:
+        """``regional: true|false``: merge overlapping jobs into regional calls (core.call_groups)."""
+        value = _construct(node) if isinstance(node, yaml.ScalarNode) else None
+        if not isinstance(value, bool):
+            raise self.fail(node, "regional", f"must be true or false, got {_describe(node)}")
+        return value
 
     def rules(self, node: yaml.Node) -> tuple[Rule, ...]:
         if not isinstance(node, yaml.SequenceNode):
@@ -180,8 +200,57 @@ class _ThemeReader:
             min_area=float(min_area),
             priority=int(priority),
             when_style=when_style,
+            control=self.rule_control(items["control"][1], f"{where}.control") if "control" in items else self.control,
         )
         return rule, name_node
+
+    def rule_control(self, node: yaml.Node, where: str) -> ControlSpec | None:
+        """A rule's ``control:``: false/off (none), true/on (the theme's), or a mapping merged over the theme's."""
+        value = _construct(node) if isinstance(node, yaml.ScalarNode) else None
+        if isinstance(value, bool):
+            if value and self.control is None:
+                raise self.fail(node, where, "true means the theme's control, but the theme has no control: block; "
+                                             "give a mapping with at least kind (canny or depth)")
+            return self.control if value else None
+        return self.control_block(node, where, self.control)
+
+    def control_block(self, node: yaml.Node, where: str, base: ControlSpec | None) -> ControlSpec:
+        """A ``control:`` mapping, merged over ``base`` (kind required without one)."""
+        items = self.mapping(node, f"{where}.", _CONTROL_KEYS, required=() if base else ("kind",), what=where)
+        values: dict[str, Any] = {}
+        if "kind" in items:
+            kind_node = items["kind"][1]
+            values["kind"] = self.string(kind_node, f"{where}.kind")
+            if values["kind"] not in CONTROL_KINDS:
+                raise self.fail(kind_node, f"{where}.kind",
+                                f"must be one of {', '.join(CONTROL_KINDS)}, got {values['kind']!r}")
+        if "model" in items:
+            values["model"] = self.string(items["model"][1], f"{where}.model")
+        for key in CONTROL_BOUNDS:
+            if key in items:
+                kind, low, high, _ = CONTROL_BOUNDS[key]
+                values[key] = self.number(items[key][1], f"{where}.{key}", kind, low, high)
+        try:
+            return base.merged(values) if base else ControlSpec(**values)
+        except InvalidControlError as exc:
+            raise self.fail(node, where, str(exc).removeprefix("control: ").removeprefix("control.")) from None
+
+    def finish(self, node: yaml.Node) -> FinishSpec:
+        """The ``finish:`` block; ``use_control: true`` runs it with the theme's control (canny defaults without)."""
+        items = self.mapping(node, "finish.", _FINISH_KEYS, required=(), what="finish")
+        values: dict[str, Any] = {}
+        for key in FINISH_BOUNDS:
+            if key in items:
+                kind, low, high, _ = FINISH_BOUNDS[key]
+                values[key] = self.number(items[key][1], f"finish.{key}", kind, low, high)
+        values["prompt_suffix"] = self.optional_string(items, "prompt_suffix", "", prefix="finish.")
+        if "use_control" in items:
+            use_node = items["use_control"][1]
+            use = _construct(use_node) if isinstance(use_node, yaml.ScalarNode) else None
+            if not isinstance(use, bool):
+                raise self.fail(use_node, "finish.use_control", f"must be true or false, got {_describe(use_node)}")
+            values["control"] = (self.control or ControlSpec("canny")) if use else None
+        return FinishSpec(**values)
 
     def settings(self, node: yaml.Node, where: str) -> dict[str, Any]:
         items = self.mapping(node, f"{where}.", tuple(SETTING_BOUNDS), required=(), what=where)
