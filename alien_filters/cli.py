@@ -13,6 +13,8 @@ from . import __version__
 from .batch.lock import OutputFolderError
 from .batch.progress_bar import TqdmProgress
 from .batch.runner import BatchRunner, BatchSettings
+from .cluster.cli_args import add_ray_args, ray_batch, ray_options
+from .cluster.options import InvalidRayOptions, RayUnavailable
 from .core.pipeline import PipelineOptions, StageMissing, required_stages
 from .core.sizing import WorkingSize
 from .models.download import DownloadError
@@ -69,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     process.add_argument("--captions", action="store_true",
                          help="also caption each image with BLIP: NAME.caption (one line) and the manifest's tags")
     _add_model_args(process)
+    add_ray_args(process)
     process.set_defaults(handler=cmd_process)
     add_report_parser(sub)
     return parser
@@ -156,6 +159,11 @@ def cmd_process(args: argparse.Namespace) -> int:
     )
     choices = StageChoices(restorer=args.restorer, detector=args.detector, segmenter=args.segmenter)
     options = choices.pipeline_options(options)
+    try:
+        ray = ray_options(args)
+    except (InvalidRayOptions, RayUnavailable) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     stop = _StopOnSignal()
     try:
         stages = build_stages(choices, options, models_dir=args.models_dir, device=args.device,
@@ -172,10 +180,11 @@ def cmd_process(args: argparse.Namespace) -> int:
                              use_cache=not args.no_cache)
     with TqdmProgress() as progress:
         runner = BatchRunner(stages, theme, settings, progress=progress, interrupted=stop.now,
-                             stop_after_image=stop)
+                             stop_after_image=stop) if ray is None else \
+            ray_batch(stages, choices, options, args, theme, settings, ray, stop)
         try:
             report = runner.run(args.inputs)
-        except OutputFolderError as exc:
+        except (OutputFolderError, RayUnavailable) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_USAGE
     print(report.summary())

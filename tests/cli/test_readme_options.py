@@ -23,6 +23,8 @@ import pytest
 import transformers
 
 from alien_filters import cli
+from alien_filters.cluster.cli_args import POOL_OPTIONS
+from alien_filters.cluster.options import RayUnavailable, require_ray
 from alien_filters.models.device import DeviceError, pick_device
 from alien_filters.stages import factory, segment, tagging
 from alien_filters.stages.restore import SwinIRRestorer
@@ -36,7 +38,8 @@ SMALL = ["--short-side", "128", "--max-long-side", "256"]
 SAMPLES = {"--theme": "cyberpunk", "--themes-dir": "{tmp}/themes", "--limit": "1", "--short-side": "96",
            "--max-long-side": "160"}
 """Values chosen so that the option's effect shows (the README's own example may be the default)."""
-PLACEHOLDERS = {"N": "3", "DIR": "{tmp}/dir", "PATH": "{tmp}/file"}
+PLACEHOLDERS = {"N": "3", "DIR": "{tmp}/dir", "PATH": "{tmp}/file", "[ADDRESS]": None}
+"""``[ADDRESS]``: optional, so the option runs bare (``--ray``: a local Ray instance)."""
 THEME_PROMPT = "a bed of README moss"
 
 
@@ -246,6 +249,14 @@ def refused_here(case: Case) -> str | None:
             return str(exc)
     if case.option == "--detector" and case.value == "owlv2" and not hasattr(transformers, "Owlv2ForObjectDetection"):
         return "detector 'owlv2' needs transformers >= 4.35"
+    if case.option in POOL_OPTIONS.values():  # the dry run here has no --ray
+        return f"{case.option} only apply with --ray"
+    if case.option == "--ray":  # this stack (pydantic 1) has no Ray: the run is refused with how to install it;
+        try:                    # tests/cluster runs --ray in the stand-alone environment
+            require_ray()
+        except RayUnavailable as exc:
+            return str(exc)
+        pytest.fail("Ray is importable here: --ray runs in tests/cluster, under the stand-alone environment")
     return None
 
 

@@ -1,0 +1,40 @@
+"""The batch report of a Ray run: the local batch's report plus where each image ran."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..batch.runner import BatchReport
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where an image ran: the Ray node id and the actor's process id."""
+
+    input: str
+    node: str
+    pid: int
+
+
+@dataclass
+class ClusterReport(BatchReport):
+    """``alien-filters-report.json`` as the local batch writes it, with a ``ray`` section: the address, the pool and
+    the node and process of every image that reached an actor."""
+
+    address: str = ""
+    actors: int = 0
+    placements: list[Placement] = field(default_factory=list)
+
+    def nodes(self) -> list[str]:
+        return sorted({p.node for p in self.placements})
+
+    def summary(self) -> str:
+        line = f"ray: {self.actors} actor(s) at {self.address}; images ran on {len(self.nodes())} node(s)"
+        return super().summary() + "\n" + line
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        data["ray"] = {"address": self.address, "actors": self.actors, "nodes": self.nodes(),
+                       "placements": [vars(p) for p in self.placements]}
+        return data
