@@ -11,6 +11,7 @@ import numpy as np
 from PIL import Image
 
 from .cache import NoCache, ResultCache, cache_key
+from .call_groups import CallInpainter, inpaint_in_calls
 from .contracts import (
     ClassMasks,
     ControlImager,
@@ -94,6 +95,11 @@ class PipelineOptions:
     style_min_score: float = 0.25
     caption: bool = False
     """The tagger also writes a caption (its captioner runs in the tag stage; no effect when tag is off)."""
+    regional: bool | None = None
+    """Merge jobs into regional calls (core.call_groups); None: the theme's ``regional``. Only inpainters that run
+    calls themselves (the stand-alone diffusers one) merge; the others make one call per job."""
+    inpaint_batch_size: int = 0
+    """Calls per diffusion batch; 0: the inpainter's memory-aware default."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -118,6 +124,8 @@ class ImageResult:
     infotexts: list[str | None] = field(default_factory=list)
     """Per job of ``plan.jobs``: the infotext of its generation as the inpainter gave it (for WebUI img2img the
     WebUI's own), None where nothing was generated or the inpainter gives none; empty when inpainting did not run."""
+    calls: dict[str, Any] | None = None
+    """How the jobs were grouped into diffusion calls (core.call_groups); None when inpainting did not run."""
     control: ControlRun | None = None
     """What structure guidance did per job (None when inpainting did not run)."""
     finish: dict[str, Any] | None = None
@@ -210,16 +218,17 @@ class Pipeline:
         infotexts: list[str | None] = []
         control: ControlRun | None = None
         finish: dict[str, Any] | None = None
+        calls: dict[str, Any] | None = None
         if self.options.inpaint:
             if self.offload_before_inpaint and plan.jobs:
                 release_all([self.stages.restorer, self.stages.tagger, self.stages.segmenter])
             with self._stage("inpaint", 4, timings):
                 control = attach_control(working, plan.jobs, self.stages.inpainter, self.stages.control)
-                final, infotexts = self._inpaint(working, control.jobs)
+                final, infotexts, calls = self._inpaint_any(working, control.jobs)
                 if self.theme.finish is not None and plan.jobs:
                     final, finish = self._finish(final, tags, seed, timings)
         return ImageResult(image.size, working, tags, class_masks, plan, final, timings, cached, restored_by,
-                           fallback, infotexts=infotexts, control=control, finish=finish)
+                           fallback, infotexts=infotexts, control=control, finish=finish, calls=calls)
 
     @contextmanager
     def _stage(self, name: str, index: int, timings: dict[str, float]) -> Iterator[None]:
@@ -259,6 +268,24 @@ class Pipeline:
             if mask.shape != expected or mask.dtype != bool:
                 raise ValueError(f"mask for {label!r} is {mask.dtype}{mask.shape}, expected bool{expected}")
         return {label: mask for label, mask in result.items() if mask.any()}
+
+    def _inpaint_any(self, working: Image.Image,
+                     jobs: list[InpaintJob]) -> tuple[Image.Image, list[str | None], dict[str, Any]]:
+        """:meth:`_inpaint`, or calls grouped by core.call_groups where the inpainter runs calls itself; the image,
+        each job's infotext and how the jobs were grouped into calls."""
+        inpainter = self.stages.inpainter
+        if not isinstance(inpainter, CallInpainter):
+            image, infotexts = self._inpaint(working, jobs)
+            return image, infotexts, {"regional": False, "batch_size": 1, "why": "the inpainter makes one call per job",
+                                      "calls": [{"jobs": [job.index], "rules": [job.rule]} for job in jobs]}
+        regional = self.options.regional if self.options.regional is not None else self.theme.regional
+        return inpaint_in_calls(inpainter, working, jobs, regional, self.options.inpaint_batch_size,
+                                lambda job: self._before_job(job, len(jobs)))
+
+    def _before_job(self, job: InpaintJob, total: int) -> None:
+        if self.interrupted():
+            raise Interrupted(f"inpaint job {job.index + 1}/{total} ({job.rule})")
+        self.progress(ProgressEvent("job", job.index, total, job.rule))
 
     def _inpaint(self, working: Image.Image, jobs: list[InpaintJob]) -> tuple[Image.Image, list[str | None]]:
         """The inpainted image and each job's infotext (see ImageResult.infotexts)."""

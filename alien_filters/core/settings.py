@@ -29,6 +29,8 @@ SETTING_BOUNDS: dict[str, Bound] = {
     "mask_grow": Bound(int, -64, 256, "Pixels to grow (negative: shrink) each mask"),
     "mask_feather": Bound(int, 0, 128, "Pixels of feathering inside each mask's edge"),
     "crop_padding": Bound(int, 0, 512, "Pixels of context around each mask ('only masked' padding)"),
+    "regional_min_scale": Bound(float, 0.5, 1.0, "Regional calls: the least detail a job may keep, as a fraction "
+                                "of its own crop's scale (D)"),
 }
 
 
@@ -58,6 +60,8 @@ class InpaintSettings:
     mask_grow: int = 8
     mask_feather: int = 4
     crop_padding: int = 32
+    regional_min_scale: float = 0.8
+    """D: a regional call renders this job at no less than D x the scale of its own crop (core.call_groups)."""
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from PIL import Image
 
@@ -25,6 +25,7 @@ from ..core.pipeline import Interrupted
 if TYPE_CHECKING:
     from diffusers import StableDiffusionInpaintPipeline
 
+    from ..core.call_groups import InpaintCall
     from ..core.contracts import InpaintJob
 
 INPAINT_IN_CHANNELS = 9
@@ -220,6 +221,20 @@ class DiffusersInpainter:
         alpha = masks.feather(mask, int(settings.mask_feather))
         base = image if image.mode in ("RGB", "RGBA", "L") else image.convert("RGB")
         return paste_back(base, generated, crop_box, alpha), self.infotext(job, crop.size)
+
+    def inpaint_calls(self, image: Image.Image, calls: Sequence[InpaintCall], batch_size: int,
+                      before_batch: Callable[[Sequence[InpaintCall]], None],
+                      ) -> tuple[Image.Image, dict[int, str | None]]:
+        """Regional and batched calls (see stages.batched_inpaint): the image and each job's infotext by index."""
+        from . import batched_inpaint
+
+        return batched_inpaint.inpaint_calls(self, image, calls, batch_size, before_batch, self._on_step_end)
+
+    def default_batch_size(self) -> int:
+        """Calls per batch when the run does not say: memory-aware on CUDA (stages.batched_inpaint)."""
+        from . import batched_inpaint
+
+        return batched_inpaint.default_batch_size(self.device, self.model_size())
 
     def _check_interrupt(self) -> None:
         if self.interrupted is not None and self.interrupted():

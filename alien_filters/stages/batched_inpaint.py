@@ -1,0 +1,144 @@
+"""Running inpaint calls through a diffusers inpainting pipeline, several at once.
+
+A batch is calls of the same model size and schedule (``core.call_groups.batches``); they go through the pipeline
+as one batch, each with its own crop, mask, prompts (one text per region, see ``regional_attention``) and
+generator, so each result is the one the call gives alone with its seed, up to float rounding. Every call of a
+batch reads the image as it was before the batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..core import masks as mask_ops
+from ..core.call_groups import LATENT_FACTOR, InpaintCall, batches
+from ..core.compositing import crop_mask, paste_back
+from .regional_attention import RegionWeights, regional_attention
+
+GIB = 2**30
+CPU_BATCH_SIZE = 1
+"""The default on a CPU: batching measured no faster there (README Performance)."""
+BYTES_PER_ITEM_PIXEL_FP16 = 6 * 1024
+"""Rough GPU memory one batch item takes per model pixel during an SD1.5 UNet step in fp16 with SDPA attention
+(activations of both guidance halves), used for the memory-aware default batch size."""
+MAX_DEFAULT_BATCH = 8
+
+
+def default_batch_size(device: str, side: int) -> int:
+    """Calls per batch: on CUDA as many as half the free memory holds at ``side`` x ``side`` (at most
+    :data:`MAX_DEFAULT_BATCH`), else :data:`CPU_BATCH_SIZE`."""
+    if not str(device).startswith("cuda") or not torch.cuda.is_available():
+        return CPU_BATCH_SIZE
+    free, _ = torch.cuda.mem_get_info(torch.device(device))
+    per_item = side * side * BYTES_PER_ITEM_PIXEL_FP16
+    return int(max(1, min(MAX_DEFAULT_BATCH, free // 2 // per_item)))
+
+
+def union_mask(call: InpaintCall) -> np.ndarray:
+    """The union of the call's job masks (working-image size, bool)."""
+    return np.logical_or.reduce([np.asarray(job.mask, dtype=bool) for job in call.jobs])
+
+
+def call_crop(image: Image.Image, call: InpaintCall) -> tuple[Image.Image, Image.Image]:
+    """The call's crop of ``image`` at its model size, and the union of its jobs' masks there ('L')."""
+    crop = image.convert("RGB").crop(call.box)
+    if crop.size != call.size:
+        crop = crop.resize(call.size, Image.LANCZOS)
+    return crop, crop_mask(union_mask(call), call.box, call.size)
+
+
+def paste_call(image: Image.Image, generated: Image.Image, call: InpaintCall) -> Image.Image:
+    """``generated`` (the call's crop) pasted into ``image`` through the union of its jobs' masks, feathered inside
+    it by the widest of their feathers (the generated crop is one picture: no seam between adjacent jobs)."""
+    alpha = mask_ops.feather(union_mask(call), max(int(job.settings.mask_feather) for job in call.jobs))
+    base = image if image.mode in ("RGB", "RGBA", "L") else image.convert("RGB")
+    return paste_back(base, generated, call.box, alpha)
+
+
+def region_masks(call: InpaintCall, latent_factor: int = LATENT_FACTOR) -> np.ndarray:
+    """(regions, latent height, latent width): each job's mask in the call's crop, area-averaged to latent pixels
+    (``latent_factor`` image pixels per latent pixel: the pipeline's ``vae_scale_factor``)."""
+    x0, y0, x1, y1 = call.box
+    size = (call.size[0] // latent_factor, call.size[1] // latent_factor)
+    out = []
+    for job in call.jobs:
+        region = np.asarray(job.mask, dtype=np.float32)[y0:y1, x0:x1]
+        out.append(np.asarray(Image.fromarray(region, mode="F").resize(size, Image.BOX), dtype=np.float32))
+    return np.clip(np.stack(out), 0.0, 1.0)
+
+
+def run_batch(pipe: Any, image: Image.Image, calls: Sequence[InpaintCall], device: str,
+              on_step_end: Callable[..., dict[str, Any]] | None = None) -> list[Image.Image]:
+    """Generate every call of ``calls`` (same size and schedule) in one pipeline call; the generated crops."""
+    sizes = {call.size for call in calls}
+    if len(sizes) != 1:
+        raise ValueError(f"a batch needs calls of one size, got {sorted(sizes)}")
+    settings = calls[0].jobs[0].settings
+    guided = float(settings.cfg_scale) > 1.0
+    regions = max(len(call.jobs) for call in calls)
+    crops, masks, positive, negative = [], [], [], []
+    for call in calls:
+        crop, mask = call_crop(image, call)
+        crops.append(crop)
+        masks.append(mask)
+        texts = [job.prompt for job in call.jobs]
+        texts += texts[:1] * (regions - len(texts))  # padding slots: weight 0
+        embeds, uncond = pipe.encode_prompt(texts, device, 1, guided, [call.jobs[0].negative_prompt or ""] *
+                                            len(texts) if guided else None)
+        positive.append(embeds.reshape(1, -1, embeds.shape[-1]))
+        if guided:
+            negative.append(uncond.reshape(1, -1, uncond.shape[-1]))
+    generators = [torch.Generator(_generator_device(device)).manual_seed(int(call.seed)) for call in calls]
+    kwargs: dict[str, Any] = dict(
+        prompt_embeds=torch.cat(positive), negative_prompt_embeds=torch.cat(negative) if guided else None,
+        image=crops, mask_image=masks, width=calls[0].size[0], height=calls[0].size[1],
+        strength=float(settings.denoising_strength), num_inference_steps=int(settings.steps),
+        guidance_scale=float(settings.cfg_scale), generator=generators, output_type="pil",
+        callback_on_step_end=on_step_end)
+    with torch.inference_mode():
+        if regions == 1:
+            return list(pipe(**kwargs).images)
+        weights = _weights(calls, regions, int(pipe.vae_scale_factor), pipe.unet.device)
+        with regional_attention(pipe.unet, weights):
+            return list(pipe(**kwargs).images)
+
+
+def _weights(calls: Sequence[InpaintCall], regions: int, latent_factor: int, device: Any) -> RegionWeights:
+    masks, active = [], []
+    for call in calls:
+        own = region_masks(call, latent_factor)
+        pad = np.zeros((regions - len(own), *own.shape[1:]), dtype=np.float32)
+        masks.append(np.concatenate([own, pad]))
+        active.append([1.0] * len(own) + [0.0] * (regions - len(own)))
+    return RegionWeights(torch.from_numpy(np.stack(masks)).to(device), torch.tensor(active, device=device))
+
+
+def _generator_device(device: str) -> str:
+    """torch.Generator device for ``device`` (MPS generators are unreliable; CPU noise is used there)."""
+    return str(device) if str(device).startswith("cuda") else "cpu"
+
+
+def inpaint_calls(inpainter: Any, image: Image.Image, calls: Sequence[InpaintCall], batch_size: int,
+                  before_batch: Callable[[Sequence[InpaintCall]], None],
+                  on_step_end: Callable[..., dict[str, Any]] | None = None,
+                  ) -> tuple[Image.Image, dict[int, str | None]]:
+    """Every call of ``calls`` on ``image`` through ``inpainter`` (a DiffusersInpainter), in batches of at most
+    ``batch_size``: the image with each job pasted back through its feathered mask, and each job's infotext by job
+    index. A batch of one one-job call is the inpainter's own call (today's path, exactly)."""
+    infotexts: dict[int, str | None] = {}
+    for batch in batches(calls, batch_size):
+        before_batch(batch)
+        if len(batch) == 1 and len(batch[0].jobs) == 1:
+            image, infotexts[batch[0].jobs[0].index] = inpainter.inpaint_with_infotext(image, batch[0].jobs[0])
+            continue
+        generated = run_batch(inpainter.pipeline, image, batch, inpainter.device, on_step_end)
+        for call, crop in zip(batch, generated, strict=True):
+            image = paste_call(image, crop, call)
+            for job in call.jobs:
+                infotexts[job.index] = inpainter.infotext(replace(job, seed=call.seed), call.size)
+    return image, infotexts
