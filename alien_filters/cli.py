@@ -20,7 +20,7 @@ from .core.sizing import WorkingSize
 from .models.download import DownloadError
 from .report.cli import add_parser as add_report_parser
 from .themes import ThemeError, get_theme, load_catalog, load_theme
-from .themes.lint import check_theme
+from .themes.lint import check_theme, theme_uses_caption
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -157,6 +157,9 @@ def cmd_process(args: argparse.Namespace) -> int:
         working_size=WorkingSize(args.short_side, args.max_long_side),
         caption=args.captions,
     )
+    if not args.captions and theme_uses_caption(theme):
+        print(f"note: theme '{theme.name}' uses {{caption}} but --captions is not given: the placeholder is left out "
+              "of its prompts", file=sys.stderr)
     choices = StageChoices(restorer=args.restorer, detector=args.detector, segmenter=args.segmenter)
     options = choices.pipeline_options(options)
     try:

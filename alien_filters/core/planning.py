@@ -11,6 +11,7 @@ import numpy as np
 
 from . import masks
 from .contracts import ClassMasks, InpaintJob, Tags
+from .placeholders import fill_caption
 
 if TYPE_CHECKING:
     from .theme import Rule, Theme
@@ -99,7 +100,7 @@ def plan_jobs(tags: Tags, class_masks: ClassMasks, theme: Theme, seed: int, styl
         if area < rule.min_area:
             dropped.append((name, f"mask covers {area:.4f} of the image, below min_area {rule.min_area}"))
             continue
-        prompt, negative_prompt = rule_prompts(theme, rule)
+        prompt, negative_prompt = rule_prompts(theme, rule, tags.caption)
         jobs.append(
             InpaintJob(
                 index=len(jobs),
@@ -136,9 +137,12 @@ def job_to_dict(job: InpaintJob) -> dict[str, Any]:
     }
 
 
-def rule_prompts(theme: Theme, rule: Rule) -> tuple[str, str]:
-    """The prompt and negative prompt a job of ``rule`` is inpainted with: the rule's, then the theme's."""
-    return _join(rule.prompt, theme.style_prompt), _join(rule.negative_prompt, theme.negative_prompt)
+def rule_prompts(theme: Theme, rule: Rule, caption: str | None = None) -> tuple[str, str]:
+    """The prompt and negative prompt a job of ``rule`` is inpainted with: the rule's, then the theme's, with
+    ``{caption}`` filled from ``caption`` (dropped when None)."""
+    prompt = _join(rule.prompt, theme.style_prompt)
+    negative = _join(rule.negative_prompt, theme.negative_prompt)
+    return fill_caption(prompt, caption), fill_caption(negative, caption)
 
 
 def _join(*parts: str) -> str:

@@ -3,6 +3,7 @@ know, rules that can never apply, and prompts past CLIP's 75 tokens."""
 
 from __future__ import annotations
 
+from ..core.placeholders import unknown_placeholders, uses_caption
 from ..core.theme import Rule, Theme
 from ..core.vocabulary import Vocabulary, load_vocabulary, normalize_name
 from .prompt_tokens import clip_token_counter, long_prompt_warnings
@@ -41,7 +42,24 @@ def theme_warnings(theme: Theme, vocabulary: Vocabulary) -> list[str]:
                 warnings.append(
                     f"{head}: rule '{rule.name}' is conditional on style '{style}' that is not in the vocabulary"
                 )
-    return warnings
+    return warnings + placeholder_warnings(theme)
+
+
+def theme_uses_caption(theme: Theme) -> bool:
+    """Whether some prompt of ``theme`` holds ``{caption}`` (its jobs then want the tagger's caption)."""
+    return uses_caption(theme.style_prompt, theme.negative_prompt,
+                        *(text for rule in theme.rules for text in (rule.prompt, rule.negative_prompt)))
+
+
+def placeholder_warnings(theme: Theme) -> list[str]:
+    """Braces in prompts that Alien Filters does not fill (only ``{caption}`` is): they reach the model as written."""
+    head = f"theme '{theme.name}' ({theme.source})"
+    texts = [("style_prompt", theme.style_prompt), ("negative_prompt", theme.negative_prompt)]
+    for rule in theme.rules:
+        texts += [(f"rule '{rule.name}' prompt", rule.prompt), (f"rule '{rule.name}' negative_prompt",
+                                                                 rule.negative_prompt)]
+    return [f"{head}: {where} holds {token}, which is not filled in (only {{caption}} is): it reaches the model as "
+            "written" for where, text in texts for token in unknown_placeholders(text)]
 
 
 def _shadowing_rule(earlier: tuple[Rule, ...], rule: Rule, name: str) -> Rule | None:

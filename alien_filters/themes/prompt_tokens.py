@@ -11,6 +11,7 @@ import functools
 import importlib.util
 from typing import Callable
 
+from ..core.placeholders import CAPTION_PLACEHOLDER, CAPTION_TOKENS
 from ..core.planning import rule_prompts
 from ..core.theme import Theme
 
@@ -30,14 +31,18 @@ def clip_token_counter() -> Callable[[str], int] | None:
 
 
 def long_prompt_warnings(theme: Theme, count_tokens: Callable[[str], int]) -> list[str]:
-    """One warning per rule whose prompt or negative prompt (the theme's appended) exceeds CLIP's 75 tokens."""
+    """One warning per rule whose prompt or negative prompt (the theme's appended) exceeds CLIP's 75 tokens; a
+    ``{caption}`` counts as the longest caption (:data:`CAPTION_TOKENS`)."""
     warnings = []
     for rule in theme.rules:
-        for kind, text in zip(("prompt", "negative prompt"), rule_prompts(theme, rule), strict=True):
-            tokens = count_tokens(text)
+        raw = (rule.prompt + theme.style_prompt, rule.negative_prompt + theme.negative_prompt)
+        for kind, text, unfilled in zip(("prompt", "negative prompt"), rule_prompts(theme, rule), raw, strict=True):
+            captions = unfilled.count(CAPTION_PLACEHOLDER)
+            tokens = count_tokens(text) + CAPTION_TOKENS * captions
             if tokens > CLIP_PROMPT_TOKENS:
+                counted = f" (each {CAPTION_PLACEHOLDER} counted as {CAPTION_TOKENS})" if captions else ""
                 warnings.append(
                     f"theme '{theme.name}' ({theme.source}): rule '{rule.name}': {kind} with the theme's is {tokens} "
-                    f"CLIP tokens; only the first {CLIP_PROMPT_TOKENS} count in one pass (the stand-alone inpainter "
-                    "drops the rest): shorten the rule's or the theme's")
+                    f"CLIP tokens{counted}; only the first {CLIP_PROMPT_TOKENS} count in one pass (the stand-alone "
+                    "inpainter drops the rest): shorten the rule's or the theme's")
     return warnings

@@ -7,7 +7,7 @@ with a report of the images tagged so far.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from html import escape
 from pathlib import Path
 from typing import Any, Callable
@@ -56,8 +56,10 @@ class ReportActions:
             raise PathNotAllowed(str(escaping[0]), "links to a file outside the allowed roots")
         return inputs, resolve_inside(out_text.strip(), roots)
 
-    def run(self, task_id: str, inputs_text: str, out_text: str, theme_name: str) -> tuple[str, str | None, str]:
-        """(summary, path of report.html, iframe preview); problems come back as a ❌ line in the summary."""
+    def run(self, task_id: str, inputs_text: str, out_text: str, theme_name: str,
+            captions: bool = True) -> tuple[str, str | None, str]:
+        """(summary, path of report.html, iframe preview); problems come back as a ❌ line in the summary.
+        ``captions``: caption each image with the WebUI's BLIP for the report's Captions section."""
         try:  # imported here: the tab must load even where the report's libraries (scikit-learn) are missing
             from ..report.embed import ClipImageEmbedder
             from ..report.run import ReportOptions, run_report
@@ -69,11 +71,13 @@ class ReportActions:
             theme = self.service.theme(theme_name or None)
             task = task_id if str(task_id).startswith("task(") else runtime.new_task_id("alien-report")
             with runtime.session(task, job="Alien Filters report"):
-                tagger = self.service.stages(RunOptions(theme=theme, options=TAG_ONLY)).tagger
+                options = replace(TAG_ONLY, caption=bool(captions))
+                tagger = self.service.stages(RunOptions(theme=theme, options=options)).tagger
                 scorer = getattr(tagger, "style_scorer", None)  # cluster by the tagger's own CLIP
                 embedder = ClipImageEmbedder.from_scorer(scorer) if scorer is not None else None
-                result = run_report(inputs, tagger, ReportOptions(out_dir=out_dir, theme=theme), embedder,
-                                    runtime.report_progress, runtime.interrupted)
+                report_options = ReportOptions(out_dir=out_dir, theme=theme, captions=bool(captions))
+                result = run_report(inputs, tagger, report_options, embedder, runtime.report_progress,
+                                    runtime.interrupted)
         except (AlienFiltersError, PathNotAllowed, ValueError, OSError) as exc:
             return f"❌ {exc}", None, ""
         except Exception as exc:  # in words in the tab; the traceback goes to the console
@@ -89,6 +93,7 @@ class ReportSection:
     inputs: Any
     out_dir: Any
     theme: Any
+    captions: Any
     button: Any
     summary: Any
     file: Any
@@ -101,13 +106,16 @@ def build_report_section(actions: ReportActions, theme: Any, task_id: Any, js_ke
     run: Callable = actions.run
     with gr.Accordion("Dataset report", open=False, elem_id="alien_filters_report"):
         gr.Markdown("Tags every image (cached tags are reused), then writes report.html with tag frequencies, "
-                    "styles, co-occurrence, coverage by the selected theme and clusters.")
+                    "styles, co-occurrence, coverage by the selected theme, clusters and what the captions say.")
         inputs = gr.Textbox(label="Server images and folders (one per line, inside the allowed roots)", lines=3,
                             elem_id="alien_filters_report_inputs")
         out_dir = gr.Textbox(label="Report folder", value=default_out, elem_id="alien_filters_report_folder")
+        captions = gr.Checkbox(value=True, label="Captions (the WebUI's BLIP interrogator; downloaded by the WebUI "
+                               "on first use)", elem_id="alien_filters_report_captions")
         button = gr.Button("Make report", elem_id="alien_filters_report_run")
         summary = gr.Textbox(label="Report", lines=4, interactive=False, elem_id="alien_filters_report_summary")
         file = gr.File(label="report.html", interactive=False, elem_id="alien_filters_report_file")
         preview = gr.HTML(elem_id="alien_filters_report_preview")
-    button.click(run, [task_id, inputs, out_dir, theme], [summary, file, preview], **{js_key: "alienFiltersReport"})
-    return ReportSection(inputs, out_dir, theme, button, summary, file, preview)
+    button.click(run, [task_id, inputs, out_dir, theme, captions], [summary, file, preview],
+                 **{js_key: "alienFiltersReport"})
+    return ReportSection(inputs, out_dir, theme, captions, button, summary, file, preview)

@@ -40,3 +40,14 @@ def test_rules_over_the_limit_are_named_with_their_count(count_tokens) -> None:
     assert "rule 'table': prompt with the theme's is 81 CLIP tokens" in warnings[0]
     assert "rule 'bed': negative prompt with the theme's is 80 CLIP tokens" in warnings[1]
     assert all(f"first {CLIP_PROMPT_TOKENS}" in w for w in warnings)
+
+
+def test_a_caption_placeholder_counts_as_the_longest_caption(count_tokens) -> None:
+    words = " ".join(["apples"] * 50)
+    theme = parse_theme("name: c\nstyle_prompt: '{caption}'\nrules:\n  - {name: t, classes: [table], prompt: "
+                        + words + "}\n", "c.yaml")
+    (warning,) = long_prompt_warnings(theme, count_tokens)
+    assert "rule 't': prompt with the theme's is 80 CLIP tokens (each {caption} counted as 30)" in warning
+    short = parse_theme("name: c\nstyle_prompt: '{caption}'\nrules:\n  - {name: t, classes: [table], prompt: x}\n",
+                        "c.yaml")
+    assert long_prompt_warnings(short, count_tokens) == []

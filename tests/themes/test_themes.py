@@ -483,3 +483,16 @@ def test_with_canonical_classes_lets_synonym_rules_match(vocab: Vocabulary) -> N
     assert canonical.rules[0].classes == ("rug", "ceiling light", "foo")
     assert canonical.rule_for("rug", []).name == "r"
     assert canonical.rule_for("ceiling light", []).name == "r"
+
+
+def test_braces_other_than_caption_are_named(vocab: Vocabulary) -> None:
+    theme = parse_theme(
+        "name: b\nstyle_prompt: '{caption}, {room}'\n"
+        "rules:\n  - {name: bed, classes: [bed], prompt: '{red|blue} bed', negative_prompt: '{caption}'}\n",
+        "b.yaml")
+    assert theme_warnings(theme, vocab) == [
+        "theme 'b' (b.yaml): style_prompt holds {room}, which is not filled in (only {caption} is): it reaches the "
+        "model as written",
+        "theme 'b' (b.yaml): rule 'bed' prompt holds {red|blue}, which is not filled in (only {caption} is): it "
+        "reaches the model as written",
+    ]

@@ -110,3 +110,23 @@ def test_an_unexpected_failure_is_shown_and_reported(actions, tagger, tmp_path):
     summary, html_path, _ = actions.run("", "photos", "rep", "alien")
     assert summary == "❌ RuntimeError: disk on fire" and html_path is None
     assert any("dataset report failed" in line for line in errors.reported)
+
+
+@pytest.mark.parametrize("captions", [True, False])
+def test_captions_switch_reaches_the_stages_and_the_report(actions, tagger, tmp_path, monkeypatch, captions):
+    write_group(tmp_path / "allowed" / "photos", "room", ["bed", "window"], 2, seed=7)
+    plain = tagger.tag
+
+    def captioned(image):  # what the WebUI factory's tagger does when asked for captions: the caption in its Tags
+        tags = plain(image)
+        if actions.built[-1].caption:
+            tags.caption = f"a room with {len(tags.objects)} things"
+        return tags
+
+    monkeypatch.setattr(tagger, "tag", captioned)
+    summary, html_path, _ = actions.run("", "photos", "rep", "alien", captions)
+    assert [o.caption for o in actions.built] == [captions]
+    page = Path(html_path).read_text(encoding="utf-8")
+    assert ('id="captions"' in page) is captions
+    if captions:
+        assert "a room with 2 things" in page
