@@ -16,6 +16,7 @@ from PIL import Image
 from .contracts import ControlImager, ControlInpainter, Finisher, FinishJob, Inpainter, InpaintJob, Tags
 from .control import ControlSpec, control_record
 from .edges import canny_image
+from .placeholders import fill_caption
 from .planning import derive_seed
 from .theme import Theme
 
@@ -103,9 +104,8 @@ def finish_job(theme: Theme, tags: Tags, seed: int, image: Image.Image, inpainte
         else:
             control_image = (imager or CannyImager()).control_image(image, control)
             record["control"] = control_record(control, True)
-    prompt = spec.prompt(theme.style_prompt).replace("{caption}", " ".join((tags.caption or "").split()))
-    job = FinishJob(prompt=", ".join(p.strip() for p in prompt.split(",") if p.strip()),
-                    negative_prompt=theme.negative_prompt,
+    job = FinishJob(prompt=fill_caption(spec.prompt(theme.style_prompt), tags.caption),
+                    negative_prompt=fill_caption(theme.negative_prompt, tags.caption),
                     spec=spec, cfg_scale=theme.defaults.cfg_scale, seed=derive_seed(seed, "finish"),
                     control=control, control_image=control_image)
     record.update(prompt=job.prompt, negative_prompt=job.negative_prompt, seed=job.seed)

@@ -47,7 +47,8 @@ def theme_warnings(theme: Theme, vocabulary: Vocabulary) -> list[str]:
 
 def theme_uses_caption(theme: Theme) -> bool:
     """Whether some prompt of ``theme`` holds ``{caption}`` (its jobs then want the tagger's caption)."""
-    return uses_caption(theme.style_prompt, theme.negative_prompt,
+    finish = theme.finish.prompt_suffix if theme.finish is not None else ""
+    return uses_caption(theme.style_prompt, theme.negative_prompt, finish,
                         *(text for rule in theme.rules for text in (rule.prompt, rule.negative_prompt)))
 
 
@@ -55,6 +56,8 @@ def placeholder_warnings(theme: Theme) -> list[str]:
     """Braces in prompts that Alien Filters does not fill (only ``{caption}`` is): they reach the model as written."""
     head = f"theme '{theme.name}' ({theme.source})"
     texts = [("style_prompt", theme.style_prompt), ("negative_prompt", theme.negative_prompt)]
+    if theme.finish is not None:
+        texts.append(("finish.prompt_suffix", theme.finish.prompt_suffix))
     for rule in theme.rules:
         texts += [(f"rule '{rule.name}' prompt", rule.prompt), (f"rule '{rule.name}' negative_prompt",
                                                                  rule.negative_prompt)]
