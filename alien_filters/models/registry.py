@@ -7,166 +7,23 @@ value is ``None`` and the manager reports the download as not verified; nothing 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import PurePosixPath
-from typing import Callable, NamedTuple
-
-KINDS = ("file", "hf_folder")
-STAGES = ("restore", "tag", "caption", "segment", "inpaint")
-
-
-class RemoteFile(NamedTuple):
-    """One file of a Hugging Face folder: its name in the folder, URL, sha256 and size (bytes)."""
-
-    filename: str
-    url: str
-    sha256: str | None
-    size: int | None
-
-
-class FileGroup(NamedTuple):
-    """One thing a model folder needs (``what``), given as alternative ``options``: any one option whose files
-    are all there satisfies it. The first option the registry can download is fetched when none is there."""
-
-    what: str
-    options: tuple[tuple[str, ...], ...]
-
-    def satisfied(self, has: Callable[[str], bool]) -> bool:
-        """Whether every file of some option is there (``has(filename)``)."""
-        return any(all(has(name) for name in option) for option in self.options)
-
-    def describe(self) -> str:
-        """The group in words: 'config.json', or 'tokenizer (tokenizer.json or vocab.json + merges.txt)'."""
-        options = " or ".join(" + ".join(option) for option in self.options)
-        return options if options == self.what else f"{self.what} ({options})"
-
-
-def _needs(*filenames: str) -> tuple[FileGroup, ...]:
-    return tuple(FileGroup(name, ((name,),)) for name in filenames)
-
-
-WEIGHTS = FileGroup("weights", (("model.safetensors",), ("pytorch_model.bin",)))
-"""``save_pretrained`` writes model.safetensors (safe_serialization, the default from transformers 4.35) or
-pytorch_model.bin; transformers loads either."""
-CLIP_TOKENIZER = FileGroup("tokenizer", (("tokenizer.json",), ("vocab.json", "merges.txt")))
-"""A fast tokenizer's tokenizer.json, or the vocab.json + merges.txt a slow tokenizer's ``save_pretrained`` writes
-(the fast tokenizer is converted from them)."""
-CLIP_FAMILY_FOLDER = (
-    *_needs("config.json"), WEIGHTS, *_needs("preprocessor_config.json"), CLIP_TOKENIZER,
-    *_needs("tokenizer_config.json", "special_tokens_map.json"),
+from .specs import (
+    BLIP_FOLDER,
+    CLIP_FAMILY_FOLDER,
+    CLIP_TOKENIZER,
+    CONTROLNET_FOLDER,
+    DPT_FOLDER,
+    KINDS,
+    STAGES,
+    WEIGHTS,
+    FileGroup,
+    ModelSpec,
+    RemoteFile,
+    hf_files,
 )
-"""What transformers needs to load a CLIP, OWL-ViT or OWLv2 model and its processor from a folder
-(tokenizer_config.json holds OWL's 16-token length, special_tokens_map.json its padding token)."""
-BLIP_FOLDER = (
-    *_needs("config.json"), WEIGHTS, *_needs("preprocessor_config.json"),
-    FileGroup("tokenizer", (("vocab.txt",), ("tokenizer.json",))),
-    *_needs("tokenizer_config.json", "special_tokens_map.json"),
-)
-"""What ``BlipForConditionalGeneration`` + ``BlipProcessor`` load from a folder (a BERT tokenizer: vocab.txt, or
-the fast tokenizer's tokenizer.json)."""
 
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """A model as users have it on disk (``relpath`` under the models folder) and where to get it."""
-
-    name: str
-    kind: str
-    stage: str
-    relpath: str
-    url: str | None = None
-    sha256: str | None = None
-    size: int | None = None
-    files: tuple[RemoteFile, ...] = ()
-    license: str = ""
-    description: str = ""
-    aliases: tuple[str, ...] = ()
-    """Other file names the same weights are known by (for ``file`` models), e.g. the release name."""
-    requires: tuple[FileGroup, ...] = ()
-    """What a ``hf_folder`` must hold to be used; each group's alternatives name files of ``files``."""
-
-    def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"model {self.name!r}: kind must be one of {KINDS}, got {self.kind!r}")
-        if self.stage not in STAGES:
-            raise ValueError(f"model {self.name!r}: stage must be one of {STAGES}, got {self.stage!r}")
-        if self.kind == "file" and not self.url:
-            raise ValueError(f"model {self.name!r}: a file model needs a url")
-        if self.kind == "hf_folder" and not self.files:
-            raise ValueError(f"model {self.name!r}: a hf_folder model needs its files")
-        if self.kind == "hf_folder":
-            self._check_requires()
-
-    def _check_requires(self) -> None:
-        if not self.requires:
-            raise ValueError(f"model {self.name!r}: a hf_folder model needs its required file groups")
-        remote = {f.filename for f in self.files}
-        for group in self.requires:
-            if not any(set(option) <= remote for option in group.options):
-                raise ValueError(f"model {self.name!r}: no downloadable option for {group.describe()}")
-        named = {name for group in self.requires for option in group.options for name in option}
-        if remote - named:
-            raise ValueError(f"model {self.name!r}: files no required group names: {', '.join(sorted(remote - named))}")
-
-    def missing_groups(self, has: Callable[[str], bool]) -> list[FileGroup]:
-        """The required groups of a ``hf_folder`` that no option satisfies, given ``has(filename)``."""
-        return [group for group in self.requires if not group.satisfied(has)]
-
-    def files_to_fetch(self, has: Callable[[str], bool]) -> list[RemoteFile]:
-        """What to download so the folder is complete: for each missing group, the missing files of its downloadable
-        option that lacks the fewest (the first such option on a tie), in ``files`` order."""
-        remote = {f.filename: f for f in self.files}
-        wanted: set[str] = set()
-        for group in self.missing_groups(has):
-            options = [option for option in group.options if set(option) <= set(remote)]
-            best = min(options, key=lambda option: sum(not has(name) for name in option))
-            wanted.update(name for name in best if not has(name))
-        return [f for f in self.files if f.filename in wanted]
-
-    @property
-    def subdir(self) -> str:
-        """The models subfolder kind: 'sam', 'SwinIR' or 'transformers' (keys of ``search_dirs``)."""
-        return PurePosixPath(self.relpath).parts[0]
-
-    @property
-    def filename(self) -> str:
-        return PurePosixPath(self.relpath).name
-
-    @property
-    def repo_id(self) -> str | None:
-        """'ORG/NAME' of a Hugging Face folder (from ``transformers/ORG/NAME``), else None."""
-        if self.kind != "hf_folder":
-            return None
-        parts = PurePosixPath(self.relpath).parts
-        return "/".join(parts[1:3])
-
-    @property
-    def revision(self) -> str | None:
-        """The pinned Hugging Face revision the files are downloaded at (from their URLs), else None."""
-        if self.kind != "hf_folder":
-            return None
-        return self.files[0].url.split("/resolve/", 1)[1].split("/", 1)[0]
-
-    @property
-    def verified(self) -> bool:
-        """True when every file this model downloads has a published sha256."""
-        if self.kind == "file":
-            return self.sha256 is not None
-        return all(f.sha256 is not None for f in self.files)
-
-    @property
-    def total_size(self) -> int | None:
-        """Expected bytes on disk, or None when a size is unknown."""
-        if self.kind == "file":
-            return self.size
-        sizes = [f.size for f in self.files]
-        return None if any(s is None for s in sizes) else sum(sizes)  # type: ignore[misc]
-
-
-def _hf_files(repo: str, revision: str, entries: list[tuple[str, str | None, int | None]]) -> tuple[RemoteFile, ...]:
-    base = f"https://huggingface.co/{repo}/resolve/{revision}"
-    return tuple(RemoteFile(name, f"{base}/{name}", sha, size) for name, sha, size in entries)
-
+__all__ = ["BLIP_FOLDER", "CLIP_FAMILY_FOLDER", "CLIP_TOKENIZER", "CONTROLNET_FOLDER", "DPT_FOLDER", "KINDS",
+           "REGISTRY", "STAGES", "WEIGHTS", "FileGroup", "ModelSpec", "RemoteFile", "get_spec", "specs_for_stage"]
 
 _SAM_BASE = "https://dl.fbaipublicfiles.com/segment_anything"
 _SWINIR_BASE = "https://github.com/JingyunLiang/SwinIR/releases/download/v0.0"
@@ -235,7 +92,7 @@ _SPECS = [
         kind="hf_folder",
         stage="tag",
         relpath="transformers/google/owlvit-base-patch32",
-        files=_hf_files(
+        files=hf_files(
             "google/owlvit-base-patch32",
             "cbc355fb364588351c5d51c7f74465e8e7ec6f72",
             [
@@ -257,7 +114,7 @@ _SPECS = [
         kind="hf_folder",
         stage="tag",
         relpath="transformers/google/owlv2-base-patch16-ensemble",
-        files=_hf_files(
+        files=hf_files(
             "google/owlv2-base-patch16-ensemble",
             "cfd3195ba4ea9592eec887ded089f4c08eff231d",
             [
@@ -279,7 +136,7 @@ _SPECS = [
         kind="hf_folder",
         stage="tag",
         relpath="transformers/openai/clip-vit-base-patch32",
-        files=_hf_files(
+        files=hf_files(
             "openai/clip-vit-base-patch32",
             "3d74acf9a28c67741b2f4f2ea7635f0aaf6f0268",
             [
@@ -304,7 +161,7 @@ _SPECS = [
         relpath="transformers/Salesforce/blip-image-captioning-base",
         # No published sha256 of these files was found; sizes only where the Hub lists them to the byte (the
         # weights are listed as "990 MB"). Downloads are therefore reported as not verified.
-        files=_hf_files(
+        files=hf_files(
             "Salesforce/blip-image-captioning-base",
             "82a37760796d32b1411fe092ab5d4e227313294b",
             [
@@ -320,6 +177,68 @@ _SPECS = [
         requires=BLIP_FOLDER,
         license="BSD-3-Clause",
         description="BLIP base image captioning (COCO), one sentence per image (works with transformers 4.30)",
+    ),
+]
+
+# Structure guidance (stand-alone): the ControlNet 1.1 SD1.5 models as diffusers folders, the fp16 safetensors
+# variant (723 MB each; sha256 from the Hub's LFS records at the pinned revision, exact byte sizes not listed), and
+# DPT-Hybrid MiDaS, the depth model ControlNet's own depth annotator runs (as transformers' DPTForDepthEstimation,
+# which transformers 4.30 loads; its pytorch_model.bin sha256 is the Hub's LFS record of the upload commit 45026d3
+# that every later revision keeps). config.json files are not LFS: no published sha256.
+_SPECS += [
+    ModelSpec(
+        name="control_v11p_sd15_canny",
+        kind="hf_folder",
+        stage="control",
+        relpath="diffusers/lllyasviel/control_v11p_sd15_canny",
+        files=hf_files(
+            "lllyasviel/control_v11p_sd15_canny",
+            "1924abb7afb3f36fecd21f424c126f0195454c87",
+            [
+                ("config.json", None, None),
+                ("diffusion_pytorch_model.fp16.safetensors",
+                 "9ed3a7f834aca0d2b26f9c7f186b3ee29465de1d13e152459e8c9cbb25a0c0bc", None),
+            ],
+        ),
+        requires=CONTROLNET_FOLDER,
+        license="OpenRAIL",
+        description="ControlNet 1.1 canny for SD1.5 (structure guidance, kind canny)",
+    ),
+    ModelSpec(
+        name="control_v11f1p_sd15_depth",
+        kind="hf_folder",
+        stage="control",
+        relpath="diffusers/lllyasviel/control_v11f1p_sd15_depth",
+        files=hf_files(
+            "lllyasviel/control_v11f1p_sd15_depth",
+            "69a0c83163bc4ab91cf0c1c06725463fc705e296",
+            [
+                ("config.json", None, None),
+                ("diffusion_pytorch_model.fp16.safetensors",
+                 "838f3e848cb93231d41084d858d117416ab32907a5c8c80c421a131d101ba1ef", None),
+            ],
+        ),
+        requires=CONTROLNET_FOLDER,
+        license="OpenRAIL",
+        description="ControlNet 1.1 depth for SD1.5 (structure guidance, kind depth)",
+    ),
+    ModelSpec(
+        name="dpt_hybrid_midas",
+        kind="hf_folder",
+        stage="control",
+        relpath="transformers/Intel/dpt-hybrid-midas",
+        files=hf_files(
+            "Intel/dpt-hybrid-midas",
+            "11eaf7a1cf4bd70740697dbc216f98980c0aeb03",
+            [
+                ("config.json", None, None),
+                ("pytorch_model.bin", "b6c4d44f9d96ca3fa76dd3bbb153989a60b4ad5526559f3c598562a368d687ec", None),
+                ("preprocessor_config.json", None, 382),
+            ],
+        ),
+        requires=DPT_FOLDER,
+        license="Apache-2.0",
+        description="DPT-Hybrid MiDaS depth estimator: the depth preprocessor (works with transformers 4.30)",
     ),
 ]
 

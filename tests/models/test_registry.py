@@ -37,7 +37,9 @@ def test_official_file_layout() -> None:
     assert get_spec("swinir_x2").relpath == "SwinIR/003_realSR_BSRGAN_DFO_s64w8_SwinIR-M_x2_GAN.pth"
     assert get_spec("owlvit_base").relpath == "transformers/google/owlvit-base-patch32"
     assert get_spec("clip_vit_b32").repo_id == "openai/clip-vit-base-patch32"
-    assert {spec.subdir for spec in REGISTRY.values()} == {"sam", "SwinIR", "transformers"}
+    assert get_spec("control_v11p_sd15_canny").relpath == "diffusers/lllyasviel/control_v11p_sd15_canny"
+    assert get_spec("dpt_hybrid_midas").repo_id == "Intel/dpt-hybrid-midas"
+    assert {spec.subdir for spec in REGISTRY.values()} == {"sam", "SwinIR", "transformers", "diffusers"}
 
 
 @pytest.mark.parametrize("spec", list(REGISTRY.values()), ids=list(REGISTRY))
@@ -50,7 +52,7 @@ def test_entries_are_well_formed(spec: ModelSpec) -> None:
     else:
         names = [f.filename for f in spec.files]
         assert "config.json" in names
-        assert {"model.safetensors", "pytorch_model.bin"} & set(names)
+        assert {"model.safetensors", "pytorch_model.bin", "diffusion_pytorch_model.fp16.safetensors"} & set(names)
         assert len(names) == len(set(names))
         for remote in spec.files:
             assert PINNED_HF_URL.match(remote.url), remote.url  # pinned revision: checksums stay true
@@ -63,6 +65,11 @@ def test_published_checksums_of_the_default_models() -> None:
     assert get_spec("sam_vit_b").size == 375_042_383
     assert get_spec("swinir_x4").sha256 == "99adfa91350a84c99e946c1eb3d8fce34bc28f57d807b09dc8fe40a316328c0a"
     assert get_spec("swinir_x2").size == 66_974_517
+    canny, depth = get_spec("control_v11p_sd15_canny"), get_spec("control_v11f1p_sd15_depth")
+    assert canny.files[1].sha256 == "9ed3a7f834aca0d2b26f9c7f186b3ee29465de1d13e152459e8c9cbb25a0c0bc"
+    assert depth.files[1].sha256 == "838f3e848cb93231d41084d858d117416ab32907a5c8c80c421a131d101ba1ef"
+    assert get_spec("dpt_hybrid_midas").files[1].sha256 == (
+        "b6c4d44f9d96ca3fa76dd3bbb153989a60b4ad5526559f3c598562a368d687ec")
 
 
 def test_verified_flag_follows_the_known_checksums() -> None:
@@ -86,6 +93,8 @@ def test_specs_for_stage() -> None:
     assert {s.name for s in specs_for_stage("tag")} == {"owlvit_base", "owlv2_base", "clip_vit_b32"}
     assert [s.name for s in specs_for_stage("caption")] == ["blip_base"]
     assert specs_for_stage("inpaint") == []
+    assert [s.name for s in specs_for_stage("control")] == [
+        "control_v11p_sd15_canny", "control_v11f1p_sd15_depth", "dpt_hybrid_midas"]
     with pytest.raises(ValueError, match="unknown stage"):
         specs_for_stage("paint")
 
