@@ -14,7 +14,7 @@ import transformers
 from PIL import Image
 
 from ..models import device as devices
-from .hf_folders import load_pretrained, read_model_type
+from .hf_folders import load_model_and_processor
 
 
 class BlipCaptioner:
@@ -38,12 +38,8 @@ class BlipCaptioner:
     def from_pretrained(cls, folder: Path, device: str | torch.device = "cpu",
                         torch_dtype: torch.dtype | None = None) -> BlipCaptioner:
         """Load a BLIP captioning folder (what ``save_pretrained`` writes), with a clear error when it is not one."""
-        folder = Path(folder)
-        model_type = read_model_type(folder)
-        if model_type != "blip":
-            raise ValueError(f"{folder}: model_type {model_type!r} is not a BLIP captioning model")
-        model = load_pretrained(transformers.BlipForConditionalGeneration, folder, "BLIP", torch_dtype=torch_dtype)
-        processor = load_pretrained(transformers.BlipProcessor, folder, "the BLIP processor")
+        model, processor = load_model_and_processor(Path(folder), "blip", transformers.BlipForConditionalGeneration,
+                                                    transformers.BlipProcessor, "BLIP captioning", torch_dtype)
         return cls(model.to(device), processor, device)
 
     def __call__(self, image: Image.Image) -> str:

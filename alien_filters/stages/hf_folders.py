@@ -25,3 +25,15 @@ def load_pretrained(loader: Any, folder: Path, what: str, **kwargs: Any) -> Any:
         return loader.from_pretrained(str(folder), **kwargs)
     except Exception as exc:  # noqa: BLE001 - every load failure becomes one clear error
         raise OSError(f"{folder}: cannot load {what}: {exc}") from exc
+
+
+def load_model_and_processor(folder: Path, model_type: str, model_class: Any, processor_class: Any, what: str,
+                             torch_dtype: Any = None) -> tuple[Any, Any]:
+    """A model and its processor from one transformers folder whose config says ``model_type`` (ValueError if it
+    says another; OSError naming the folder if either does not load)."""
+    found = read_model_type(folder)
+    if found != model_type:
+        raise ValueError(f"{folder}: model_type {found!r} is not a {what} model")
+    model = load_pretrained(model_class, folder, what, torch_dtype=torch_dtype)
+    processor = load_pretrained(processor_class, folder, f"the {what} processor")
+    return model, processor

@@ -18,7 +18,7 @@ from torchvision.ops import batched_nms
 from ..core.contracts import Detection, Tags
 from ..models import device as devices
 from .captioning import BlipCaptioner
-from .hf_folders import load_pretrained, read_model_type
+from .hf_folders import load_model_and_processor, load_pretrained, read_model_type
 
 Query = tuple[str, str]
 """(prompt text, vocabulary class); several prompts may name one class (synonyms)."""
@@ -189,12 +189,8 @@ class ClipStyleScorer(_HeldModel):
         torch_dtype: torch.dtype | None = None,
     ) -> ClipStyleScorer:
         """Load a CLIP folder (what ``save_pretrained`` writes, e.g. openai/clip-vit-base-patch32)."""
-        folder = Path(folder)
-        model_type = read_model_type(folder)
-        if model_type != "clip":
-            raise ValueError(f"{folder}: model_type {model_type!r} is not a CLIP model")
-        model = load_pretrained(transformers.CLIPModel, folder, "CLIP", torch_dtype=torch_dtype)
-        processor = load_pretrained(transformers.CLIPProcessor, folder, "the CLIP processor")
+        model, processor = load_model_and_processor(Path(folder), "clip", transformers.CLIPModel,
+                                                    transformers.CLIPProcessor, "CLIP", torch_dtype)
         return cls(model.to(device), processor, styles, class_queries, device)
 
     def _text_features(self, key: str, prompts: list[str]) -> torch.Tensor:
