@@ -45,3 +45,12 @@ def expand_crop_region(crop_region, processing_width, processing_height, image_w
         if x2 >= image_width:
             x2 = image_width
     return x1, y1, x2, y2
+
+
+def get_crop_region(mask, pad=0):
+    mask = mask if isinstance(mask, Image.Image) else Image.fromarray(mask)
+    if box := get_crop_region_v2(mask, pad):
+        return box
+    x1, y1 = mask.size
+    x2 = y2 = 0
+    return max(x1 - pad, 0), max(y1 - pad, 0), min(x2 + pad, mask.size[0]), min(y2 + pad, mask.size[1])

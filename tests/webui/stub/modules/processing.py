@@ -135,6 +135,8 @@ class StableDiffusionProcessing:
     @scripts.setter
     def scripts(self, value):
         self.scripts_value = value
+        if self.scripts_value and self.script_args_value and not self.scripts_setup_complete:
+            self.setup_scripts()
 
     @property
     def script_args(self):
@@ -143,6 +145,12 @@ class StableDiffusionProcessing:
     @script_args.setter
     def script_args(self, value):
         self.script_args_value = value
+        if self.scripts_value and self.script_args_value and not self.scripts_setup_complete:
+            self.setup_scripts()
+
+    def setup_scripts(self):
+        self.scripts_setup_complete = True
+        self.scripts.setup_scrips(self, is_ui=not self.is_api)
 
     def comment(self, text):
         self.comments[text] = 1
@@ -275,6 +283,8 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
         """The fake model: steps with state updates, interrupt between steps, latent-style mask blend."""
         steps = self.steps if opts.img2img_fix_steps else max(1, int(self.steps * self.denoising_strength))
         state.sampling_steps = steps
+        if self.scripts is not None:
+            self.scripts.process_before_every_sampling(p=self, x=None, noise=None, c=None, uc=None)
         done = 0
         for step in range(steps):
             if state.interrupted or state.skipped:  # CFGDenoiser.forward raises InterruptedException here
@@ -291,6 +301,9 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
             target = np.array(_prompt_colour(prompt), dtype=np.float32) + rng.normal(0, 12, base.shape)
             strength = self.denoising_strength * done / steps
             result = base * (1 - strength) + target * strength
+            control = getattr(shared.sd_model, "control", None)  # what a ControlNet hooked into the "UNet"
+            if control is not None:
+                result = control.apply(result)
             if self.latent_blend_mask is not None:
                 m = (np.asarray(self.latent_blend_mask, dtype=np.float32) / 255.0)[..., None]
                 result = base * (1 - m) + result * m
@@ -440,6 +453,8 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
     p.all_negative_prompts = [p.negative_prompt] * n_images
     p.all_subseeds = [-1] * n_images
     p.main_prompt, p.main_negative_prompt = p.all_prompts[0], p.all_negative_prompts[0]
+    if p.scripts is not None:
+        p.scripts.process(p)
     p.init(p.all_prompts, p.all_seeds, p.all_subseeds)
     if state.job_count == -1:
         state.job_count = p.n_iter
@@ -454,8 +469,13 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
         prompts = p.prompts = p.all_prompts[n * p.batch_size:(n + 1) * p.batch_size]
         p.negative_prompts = p.all_negative_prompts[n * p.batch_size:(n + 1) * p.batch_size]
         p.subseeds = p.all_subseeds[n * p.batch_size:(n + 1) * p.batch_size]
+        if p.scripts is not None:
+            p.scripts.before_process_batch(p, batch_number=n, prompts=p.prompts, seeds=p.seeds, subseeds=p.subseeds)
+            p.scripts.process_batch(p, batch_number=n, prompts=p.prompts, seeds=p.seeds, subseeds=p.subseeds)
         samples = p.sample(seeds, prompts)
         state.nextjob()
+        if p.scripts is not None:
+            p.scripts.postprocess_batch(p, samples, batch_number=n)
         for i, image in enumerate(samples):
             overlay_image = p.overlay_images[i] if p.overlay_images is not None and i < len(p.overlay_images) else None
             if opts.overlay_inpaint and overlay_image is not None:
@@ -476,8 +496,11 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
         infotexts.insert(0, create_infotext(p, p.prompts, p.seeds, p.subseeds, use_main_prompt=True,
                                             all_negative_prompts=p.negative_prompts))
         index_of_first_image = 1
-    return Processed(p, output_images, p.all_seeds[0], infotexts[0] if infotexts else "",
-                     index_of_first_image=index_of_first_image, infotexts=infotexts)
+    res = Processed(p, output_images, p.all_seeds[0], infotexts[0] if infotexts else "",
+                    index_of_first_image=index_of_first_image, infotexts=infotexts)
+    if p.scripts is not None:
+        p.scripts.postprocess(p, res)
+    return res
 
 
 def _fix_p_invalid_sampler_and_scheduler(p) -> None:
