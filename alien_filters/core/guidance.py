@@ -38,7 +38,8 @@ def unavailable(spec: ControlSpec, inpainter: Inpainter | None, imager: ControlI
         return f"inpainter {getattr(inpainter, 'name', None)} does not take ControlNet units"
     if imager is None and spec.kind != "canny":
         return f"no {spec.kind} preprocessor in this run"
-    return inpainter.control_unavailable(spec)
+    imager_check = getattr(imager, "unavailable", None)  # optional: an imager whose model may be missing
+    return (imager_check(spec) if imager_check else None) or inpainter.control_unavailable(spec)
 
 
 @dataclass

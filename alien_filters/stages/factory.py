@@ -80,6 +80,8 @@ def build_stages(
     """The stand-alone stages that ``options`` switches on; raises StageMissing when one cannot be had.
     ``interrupted`` is checked by the inpainter between diffusion steps (a stop then ends the job at once)."""
     from ..models.device import pick_device
+    from .control_images import ModelControlImager
+    from .controlnet import ControlNets
     from .inpaint_diffusers import DiffusersInpainter
     from .restore import SwinIRRestorer
     from .segment import SamSegmenter
@@ -100,8 +102,10 @@ def build_stages(
         labeler = getattr(stages.tagger, "style_scorer", None)
         stages.segmenter = SamSegmenter(manager.ensure(choices.segmenter), choices.segmenter.removeprefix("sam_"),
                                         torch_device, labeler=labeler, on_load=manager.record_load)
-    if options.inpaint:
+    if options.inpaint:  # ControlNets and the depth model are located (downloaded) only when a job asks for them
+        controlnets = ControlNets(manager.ensure, torch_device, on_load=manager.record_load)
         stages.inpainter = DiffusersInpainter(checkpoint, device=torch_device,  # type: ignore[arg-type]
                                               config_dir=checkpoint_config, on_load=manager.record_load,
-                                              interrupted=interrupted)
+                                              interrupted=interrupted, controlnets=controlnets)
+        stages.control = ModelControlImager(manager.ensure, torch_device, on_load=manager.record_load)
     return stages

@@ -21,12 +21,15 @@ from ..core.compositing import clamp_box, crop_for_job, crop_mask, job_mask, pas
 from ..core.errors import AlienFiltersError
 from ..core.infotext import create_infotext
 from ..core.pipeline import Interrupted
+from .controlnet import control_kwargs, unit_infotext
 
 if TYPE_CHECKING:
     from diffusers import StableDiffusionInpaintPipeline
 
     from ..core.call_groups import InpaintCall
-    from ..core.contracts import InpaintJob
+    from ..core.contracts import FinishJob, InpaintJob
+    from ..core.control import ControlSpec
+    from .controlnet import ControlNets
 
 INPAINT_IN_CHANNELS = 9
 SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt")
@@ -77,8 +80,10 @@ class DiffusersInpainter:
         config_dir: Path | None = None,
         interrupted: Callable[[], bool] | None = None,
         on_load: Callable[[str], None] | None = None,
+        controlnets: ControlNets | None = None,
     ) -> None:
-        """``on_load`` is called with :data:`LOAD_NAME` each time the checkpoint is actually loaded."""
+        """``on_load`` is called with :data:`LOAD_NAME` each time the checkpoint is actually loaded; ``controlnets``
+        runs the jobs' ControlNet units (None: jobs with a unit run without it, recorded)."""
         if scheduler not in SCHEDULERS:
             raise ValueError(f"unknown scheduler {scheduler!r}; choose one of {', '.join(SCHEDULERS)}")
         self.checkpoint = Path(checkpoint)
@@ -95,6 +100,7 @@ class DiffusersInpainter:
         """The infotext's ``Model``: the checkpoint's file name without suffix, as the WebUI writes it."""
         self._model_hash: str | None = None
         self._pipe: StableDiffusionInpaintPipeline | None = None
+        self.controlnets = controlnets
 
     # -- loading ---------------------------------------------------------------------------------------------
 
@@ -170,17 +176,41 @@ class DiffusersInpainter:
                 self._model_hash = hashlib.file_digest(handle, "sha256").hexdigest()[:10]
         return self._model_hash
 
-    def infotext(self, job: InpaintJob, size: tuple[int, int]) -> str:
-        """The infotext of ``job`` inpainted at ``size`` (width, height), in the WebUI's form and key order."""
-        settings = job.settings
+    def infotext(self, job: InpaintJob | FinishJob, size: tuple[int, int]) -> str:
+        """The infotext of ``job`` inpainted at ``size`` (width, height), in the WebUI's form and key order (the
+        finishing pass as the WebUI's img2img of the whole image)."""
+        finishing = not hasattr(job, "settings")
+        settings = _finish_settings(job) if finishing else job.settings  # type: ignore[arg-type, union-attr]
         sampler, schedule = WEBUI_SAMPLERS[self.scheduler]
         return create_infotext(job.prompt, job.negative_prompt, {
             "Steps": settings.steps, "Sampler": sampler, "Schedule type": schedule, "CFG scale": settings.cfg_scale,
             "Seed": job.seed, "Size": f"{size[0]}x{size[1]}", "Model hash": self.model_hash(),
             "Model": self.model_name, "Denoising strength": settings.denoising_strength,
-            "Mask blur": settings.mask_feather or None, "Inpaint area": "Only masked",
-            "Masked area padding": settings.crop_padding, "Alien Filters scheduler": SCHEDULERS[self.scheduler][0],
+            "Mask blur": None if finishing else settings.mask_feather or None,
+            "Inpaint area": None if finishing else "Only masked",
+            "Masked area padding": None if finishing else settings.crop_padding,
+            "ControlNet 0": unit_infotext(job.control) if job.control is not None else None,
+            "Alien Filters scheduler": SCHEDULERS[self.scheduler][0],
+            "Alien Filters pass": "finish" if finishing else None,
         })
+
+    def control_unavailable(self, spec: ControlSpec) -> str | None:
+        """Why ``spec`` cannot run here (None when it can); see core.contracts.ControlInpainter."""
+        if self.controlnets is None:
+            return "no ControlNet models in this run"
+        return self.controlnets.unavailable(spec)
+
+    def _pipe_for(self, job: InpaintJob | FinishJob, crop_box: tuple[int, int, int, int],
+                  size: tuple[int, int]) -> tuple[Any, dict[str, Any]]:
+        """The pipeline for ``job`` (the ControlNet one over the same components when it has a unit) and the
+        ControlNet arguments of its call."""
+        pipe = self.pipeline
+        if job.control is None or job.control_image is None:
+            return pipe, {}
+        if self.controlnets is None:
+            raise ValueError("a ControlNet unit but no ControlNet models in this run")
+        return self.controlnets.pipeline(pipe, job.control), control_kwargs(job.control, job.control_image,
+                                                                              crop_box, size)
 
     def inpaint(self, image: Image.Image, job: InpaintJob) -> Image.Image:
         """Repaint ``job.mask`` of ``image``; same size (and mode for RGB, RGBA, L; others come back RGB)."""
@@ -198,8 +228,8 @@ class DiffusersInpainter:
             raise ValueError(f"job {job.index} ({job.rule}): mask extends outside its box {job.box}")
         self._where = f"inpaint job {job.index + 1} ({job.rule})"
         self._check_interrupt()
-        pipe = self.pipeline
         crop, crop_box = crop_for_job(image.convert("RGB"), job.box, multiple=8, target_long_side=self.model_size())
+        pipe, control = self._pipe_for(job, crop_box, crop.size)
         settings = job.settings
         generator = torch.Generator(_generator_device(self.device)).manual_seed(int(job.seed))
         with torch.inference_mode():
@@ -216,6 +246,7 @@ class DiffusersInpainter:
                 generator=generator,
                 output_type="pil",
                 callback_on_step_end=self._on_step_end,
+                **control,
             )
         generated = result.images[0]
         alpha = masks.feather(mask, int(settings.mask_feather))
@@ -235,6 +266,41 @@ class DiffusersInpainter:
         from . import batched_inpaint
 
         return batched_inpaint.default_batch_size(self.device, self.model_size())
+
+    def finish(self, image: Image.Image, job: FinishJob) -> tuple[Image.Image, str | None]:
+        """The finishing pass (core.contracts.Finisher): one low-denoise pass over the whole image at its own size
+        (snapped to multiples of 8). Inpainting checkpoints take no plain img2img (their UNet wants a mask and a
+        masked image), so it is the same pipeline with a mask over everything, as the WebUI's img2img runs an
+        inpainting model; with a unit, the ControlNet pipeline over the same components."""
+        import torch
+
+        self._where = "finishing pass"
+        self._check_interrupt()
+        rgb = image.convert("RGB")
+        size = (max(8, rgb.width // 8 * 8), max(8, rgb.height // 8 * 8))
+        work = rgb if rgb.size == size else rgb.resize(size, Image.LANCZOS)
+        pipe, control = self._pipe_for(job, (0, 0, rgb.width, rgb.height), size)
+        generator = torch.Generator(_generator_device(self.device)).manual_seed(int(job.seed))
+        with torch.inference_mode():
+            result = pipe(
+                prompt=job.prompt,
+                negative_prompt=job.negative_prompt or None,
+                image=work,
+                mask_image=Image.new("L", size, 255),
+                height=size[1],
+                width=size[0],
+                strength=float(job.spec.denoising_strength),
+                num_inference_steps=int(job.spec.steps),
+                guidance_scale=float(job.cfg_scale),
+                generator=generator,
+                output_type="pil",
+                callback_on_step_end=self._on_step_end,
+                **control,
+            )
+        generated = result.images[0]
+        if generated.size != rgb.size:
+            generated = generated.resize(rgb.size, Image.LANCZOS)
+        return generated, self.infotext(job, size)
 
     def _check_interrupt(self) -> None:
         if self.interrupted is not None and self.interrupted():
@@ -256,6 +322,16 @@ class DiffusersInpainter:
             if isinstance(component, torch.nn.Module):
                 devices.release_model(component, self.device, "free")
         self._pipe = None
+        if self.controlnets is not None:
+            self.controlnets.release()
+
+
+def _finish_settings(job: FinishJob) -> Any:
+    """The infotext's view of a finishing pass: its steps, CFG scale and denoising strength."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(steps=job.spec.steps, cfg_scale=job.cfg_scale,
+                           denoising_strength=job.spec.denoising_strength)
 
 
 def _make_scheduler(name: str, config: Any) -> Any:
