@@ -54,12 +54,24 @@ def build_manifest(
         "masks": {label: masks.rle_encode(mask) for label, mask in sorted(result.masks.items())},
         "plan": result.plan.to_dict(),
         "infotexts": result.infotexts,
+        "calls": result.calls,
+        "control": control_section(result),
+        "finish": result.finish,
         "timings": {stage: round(seconds, 4) for stage, seconds in result.timings.items()},
         "cached_stages": result.cached,
         "outputs": outputs,
         "versions": package_versions(),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def control_section(result: ImageResult) -> dict[str, Any] | None:
+    """Structure guidance per job of the plan (its unit: kind, model, weight, window; whether it ran, why not),
+    the control imager, and each reason a unit did not run, once; None when inpainting did not run."""
+    run = result.control
+    if run is None:
+        return None
+    return {"imager": run.imager, "jobs": run.records, "not_applied": run.notes}
 
 
 def tags_line(result: ImageResult) -> str:

@@ -1,7 +1,9 @@
-"""Preview sheet: original | masks coloured by class with labels | result (or the plan on a dry run)."""
+"""Preview sheet: original | masks coloured by class with labels | control images (when structure guidance ran) |
+result (or the plan on a dry run)."""
 
 from __future__ import annotations
 
+import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from ..core import masks
@@ -13,7 +15,8 @@ CAPTION = 22
 
 
 def render_preview(original: Image.Image, result: ImageResult) -> Image.Image:
-    """A three-panel RGB sheet, each panel fitted into PANEL_MAX_WIDTH x PANEL_HEIGHT, labelled."""
+    """A three-panel RGB sheet (four with control images), each panel fitted into PANEL_MAX_WIDTH x PANEL_HEIGHT,
+    labelled."""
     working = result.working
     overlay, colours = masks.colorize(result.masks, working.size)
     masked = Image.alpha_composite(working.convert("RGBA"), overlay).convert("RGB")
@@ -21,6 +24,10 @@ def render_preview(original: Image.Image, result: ImageResult) -> Image.Image:
     right = result.final if result.final is not None else _plan_panel(working, result)
     titles = ["original", "masks", "result" if result.final is not None else "plan (dry run)"]
     panels = [_fit(original), _fit(masked), _fit(right)]
+    control = _control_panel(result)
+    if control is not None:
+        titles.insert(2, "control (ControlNet units)")
+        panels.insert(2, _fit(control))
     sheet = Image.new("RGB", (sum(p.width for p in panels), PANEL_HEIGHT + CAPTION), "white")
     draw = ImageDraw.Draw(sheet)
     font = ImageFont.load_default()
@@ -59,4 +66,28 @@ def _plan_panel(working: Image.Image, result: ImageResult) -> Image.Image:
     for job in result.plan.jobs:
         draw.rectangle(job.box, outline=(0, 255, 120), width=2)
         draw.text((job.box[0] + 3, job.box[1] + 3), f"{job.index + 1}. {job.rule}", fill=(0, 255, 120), font=font)
+    return panel
+
+
+def _control_panel(result: ImageResult) -> Image.Image | None:
+    """Each guided job's control image inside its mask over a darkened working image, its box outlined and
+    labelled with the unit (kind, model, weight); None when no unit ran."""
+    run = result.control
+    if run is None or not run.images:
+        return None
+    base = np.asarray(result.working.convert("RGB")).astype(np.float32) * 0.25
+    for job in result.plan.jobs:
+        control = run.images.get(job.index)
+        if control is not None:
+            base[job.mask] = np.asarray(control.convert("RGB"))[job.mask]
+    panel = Image.fromarray(base.astype(np.uint8))
+    draw = ImageDraw.Draw(panel)
+    font = ImageFont.load_default()
+    for job, record in zip(result.plan.jobs, run.records, strict=True):
+        if record is None:
+            continue
+        colour = (0, 255, 120) if record["applied"] else (255, 80, 80)
+        unit = f"{record['kind']} {record['model']} w{record['weight']:g}" if record["applied"] else "no control"
+        draw.rectangle(job.box, outline=colour, width=2)
+        draw.text((job.box[0] + 3, job.box[1] + 3), f"{job.index + 1}. {job.rule}: {unit}", fill=colour, font=font)
     return panel

@@ -3,19 +3,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-
 import numpy as np
 import pytest
 from PIL import Image
 
-from alien_filters.core.contracts import FinishJob, InpaintJob, Tags
 from alien_filters.core.control import ControlSpec, FinishSpec, InvalidControlError
 from alien_filters.core.edges import canny, canny_image
 from alien_filters.core.pipeline import Pipeline, Stages
 from alien_filters.themes.catalog import get_theme
 from alien_filters.themes.parsing import ThemeError, parse_theme
-from tests.support.doubles import ColourSegmenter, ColourTagger, PaintInpainter, ResizeRestorer
+from tests.support.control_doubles import CaptioningTagger, CountingImager, GuidedInpainter
+from tests.support.doubles import ColourSegmenter, PaintInpainter, ResizeRestorer
 from tests.support.rooms import room_image
 
 
@@ -122,45 +120,6 @@ def test_canny_image_is_rgb_white_on_black():
     arr = np.asarray(control)
     assert control.mode == "RGB" and control.size == image.size
     assert set(np.unique(arr)) <= {0, 255} and (arr[..., 0] == arr[..., 2]).all() and arr.any()
-
-
-@dataclass
-class GuidedInpainter(PaintInpainter):
-    """Paints like PaintInpainter; takes canny units only and runs the finishing pass as a brightening."""
-
-    name: str = "guided-inpainter-double"
-    finished: list[FinishJob] = field(default_factory=list)
-
-    def control_unavailable(self, spec: ControlSpec) -> str | None:
-        return None if spec.kind == "canny" else f"no {spec.kind} ControlNet here"
-
-    def inpaint(self, image: Image.Image, job: InpaintJob) -> Image.Image:
-        if job.control is not None:
-            assert job.control_image is not None and job.control_image.size == image.size
-        return super().inpaint(image, job)
-
-    def finish(self, image: Image.Image, job: FinishJob) -> tuple[Image.Image, str | None]:
-        self.finished.append(job)
-        assert np.array_equal(np.asarray(job.control_image), np.asarray(canny_image(image, 100, 200)))
-        return Image.eval(image, lambda v: min(255, v + 10)), f"finish\nSteps: {job.spec.steps}"
-
-
-@dataclass
-class CountingImager:
-    name: str = "counting-canny"
-    calls: list[tuple] = field(default_factory=list)
-
-    def control_image(self, image: Image.Image, spec: ControlSpec) -> Image.Image:
-        self.calls.append(spec.preprocessor_key)
-        return canny_image(image, spec.canny_low, spec.canny_high)
-
-
-@dataclass
-class CaptioningTagger(ColourTagger):
-    caption: str | None = None
-
-    def tag(self, image: Image.Image) -> Tags:
-        return replace(super().tag(image), caption=self.caption)
 
 
 def _guided_run(theme_text: str, imager=None, inpainter=None, caption=None):
