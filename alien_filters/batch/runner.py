@@ -56,6 +56,8 @@ class ItemOutcome:
     seconds: float = 0.0
     restore_fallback: str | None = None
     """Why the restorer only resized this image (its model could not run); None when it restored."""
+    control_not_applied: dict[str, int] = field(default_factory=dict)
+    """Why ControlNet units of this image's jobs did not run -> how many jobs ran without theirs."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,19 @@ class BatchReport:
         if self.report_error:
             lines.append(f"warning: {self.report_error}")
         lines += self.restore_warnings()
+        lines += self.control_warnings()
         return "\n".join(lines)
+
+    def control_warnings(self) -> list[str]:
+        """One warning per distinct reason jobs ran without their ControlNet unit (once per batch, with counts)."""
+        jobs: Counter[str] = Counter()
+        images: Counter[str] = Counter()
+        for outcome in self.outcomes:
+            for reason, n in outcome.control_not_applied.items():
+                jobs[reason] += n
+                images[reason] += 1
+        return [f"warning: {jobs[r]} job(s) in {images[r]} image(s) ran without their ControlNet unit "
+                f"(structure guidance): {r}" for r in jobs]
 
     def restore_warnings(self) -> list[str]:
         """One warning per distinct reason the restorer only resized images (with how many)."""
@@ -246,7 +260,8 @@ class BatchRunner:
             return ItemOutcome(str(item.path), ImageStatus.FAILED, message=f"cannot write outputs: {reason}")
         status = ImageStatus.PLANNED if self.dry_run else ImageStatus.DONE
         return ItemOutcome(str(item.path), status, _relative(outputs, self.settings.out_dir),
-                           seconds=time.perf_counter() - start, restore_fallback=result.restore_fallback)
+                           seconds=time.perf_counter() - start, restore_fallback=result.restore_fallback,
+                           control_not_applied=_control_not_applied(result))
 
     def _output_paths(self, item: InputItem) -> dict[str, Path]:
         wanted = {"tags", "manifest"}
@@ -317,3 +332,10 @@ class BatchRunner:
 
 def _relative(outputs: dict[str, Path], base: Path) -> dict[str, str]:
     return {kind: path.relative_to(base).as_posix() for kind, path in outputs.items()}
+
+
+def _control_not_applied(result: ImageResult) -> dict[str, int]:
+    """Reason -> jobs of ``result`` that ran without their ControlNet unit for it."""
+    reasons = Counter(rec["reason"] for rec in (result.control.records if result.control else [])
+                      if rec is not None and not rec["applied"])
+    return dict(reasons)
