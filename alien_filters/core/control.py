@@ -35,6 +35,13 @@ FINISH_BOUNDS: dict[str, Bound] = {
 }
 
 
+def model_stem(name: str) -> str:
+    """A ControlNet model name without the WebUI's ``" [hash]"`` suffix: 'control_v11p_sd15_canny [d14c016b]' ->
+    'control_v11p_sd15_canny' (the ControlNet extension lists its models so)."""
+    stem, bracket, rest = name.strip().rpartition(" [")
+    return stem if bracket and rest.endswith("]") else name.strip()
+
+
 class InvalidControlError(InvalidSettingError):
     """A control or finish value of the wrong type, outside its bounds, or inconsistent; the message names it."""
 

@@ -15,7 +15,7 @@ from typing import Any, Callable
 from PIL import Image
 
 from ..core.compositing import Box
-from ..core.control import ControlSpec
+from ..core.control import ControlSpec, model_stem
 from ..core.errors import AlienFiltersError
 from ..models import device as devices
 
@@ -72,7 +72,7 @@ class ControlNets:
             return None
         try:
             own = Path(name).expanduser()
-            self._folders[name] = own if own.is_dir() else self.locate(name)
+            self._folders[name] = own if own.is_dir() else self.locate(model_stem(name))
         except KeyError:
             self._failed[name] = (f"ControlNet model {name!r} is neither a registry model (control_v11p_sd15_canny, "
                                   "control_v11f1p_sd15_depth) nor a diffusers folder")

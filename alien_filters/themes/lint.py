@@ -6,6 +6,7 @@ from __future__ import annotations
 from ..core.placeholders import unknown_placeholders, uses_caption
 from ..core.theme import Rule, Theme
 from ..core.vocabulary import Vocabulary, load_vocabulary, normalize_name
+from .control_lint import control_warnings
 from .prompt_tokens import clip_token_counter, long_prompt_warnings
 
 UNCHECKED_LENGTHS = "prompt lengths not checked (needs open_clip_torch)"
@@ -42,7 +43,7 @@ def theme_warnings(theme: Theme, vocabulary: Vocabulary) -> list[str]:
                 warnings.append(
                     f"{head}: rule '{rule.name}' is conditional on style '{style}' that is not in the vocabulary"
                 )
-    return warnings + placeholder_warnings(theme)
+    return warnings + placeholder_warnings(theme) + control_warnings(theme)
 
 
 def theme_uses_caption(theme: Theme) -> bool:
