@@ -9,8 +9,10 @@ from modules import paths_internal
 
 from ..core.pipeline import PipelineOptions, Stages
 from ..core.run_options import StageChoices
+from ..models.device import pick_device
 from ..models.download import download
 from ..models.manager import ModelManager, hf_hub_cache
+from ..stages.control_images import ModelControlImager
 from ..stages.factory import build_stages
 from . import runtime
 from .captioner import WebUICaptioner
@@ -38,7 +40,8 @@ def build_webui_stages(options: PipelineOptions, choices: StageChoices | None = 
                        settings: AlienSettings | None = None) -> Stages:
     """Stages for ``options``: the core builds tagger, segmenter and (setting ``restorer``: alien-swinir) our
     SwinIR; the WebUI's SwinIR (webui-swinir) and img2img take the other places; captions come from the WebUI's
-    interrogator."""
+    interrogator. Control images are ours (canny, and DPT depth located only when a depth unit asks for it); the
+    WebUI's ControlNet runs the units."""
     settings = settings or current()
     choices = choices or StageChoices()
     runtime.wait_for_checkpoint_load()
@@ -56,4 +59,6 @@ def build_webui_stages(options: PipelineOptions, choices: StageChoices | None = 
         stages.restorer = WebUISwinIRRestorer(settings.swinir_model or None)
     if options.inpaint:
         stages.inpainter = WebUIInpainter()
+        stages.control = ModelControlImager(manager.ensure, str(pick_device(settings.device)),
+                                            on_load=manager.record_load)
     return stages
