@@ -4,8 +4,9 @@ ControlNet inpainting pipeline over the already loaded checkpoint."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import pytest
@@ -145,3 +146,51 @@ def test_finishing_pass_repaints_the_whole_image_with_the_same_components(inpain
     assert manager.load_count[LOAD_NAME] == 1  # the finish reuses the loaded checkpoint
     plain, _ = inpainter.finish(room, FinishJob("green light", "", FinishSpec(0.5, 2), 5.0, 2))
     assert not np.array_equal(np.asarray(plain), np.asarray(out))
+
+
+def test_the_factory_wires_guidance_through_a_whole_image(models, checkpoint, tmp_path):
+    """The stand-alone stages as the command line builds them (models folder, downloads off), with the tag and
+    segment stages replaced by colour doubles: canny and depth units per rule, the depth ControlNet missing."""
+    from alien_filters.core.pipeline import Pipeline, PipelineOptions
+    from alien_filters.core.run_options import StageChoices
+    from alien_filters.stages.factory import build_stages, make_manager
+    from alien_filters.themes.parsing import parse_theme
+    from tests.support.doubles import ColourSegmenter, ColourTagger
+    from tests.support.rooms import room_image
+
+    manager = make_manager(models, allow_download=False)
+    options = PipelineOptions(restore=False, tag=False, segment=False)
+    stages = build_stages(StageChoices(), options, checkpoint=checkpoint, device="cpu", manager=manager)
+    stages.tagger, stages.segmenter = ColourTagger(), ColourSegmenter()
+    theme = parse_theme("""\
+name: guided
+defaults: {steps: 2, denoising_strength: 1.0}
+rules:
+  - {classes: [bed, window, table, lamp, chair], prompt: alien furniture, control: {kind: canny}}
+  - {classes: [curtain, plant, painting, mirror, television], prompt: alien decor, control: {kind: depth}}
+""")
+    image, _ = room_image(25, n_objects=6)
+
+    def run() -> tuple[Any, dict[str, Any]]:
+        result = Pipeline(stages, theme, PipelineOptions(restore=False, segment=True)).run(image, "sha", seed=1)
+        return result, {job.rule: rec for job, rec in zip(result.plan.jobs, result.control.records, strict=True)}
+
+    result, records = run()
+    assert records["bed+window+table+lamp+chair"]["applied"] is True
+    depth = records["curtain+plant+painting+mirror+television"]
+    assert depth["applied"] is False and "control_v11f1p_sd15_depth" in depth["reason"]  # not in the folder
+    assert result.control.imager == "canny+dpt"
+    union = np.logical_or.reduce([job.mask for job in result.plan.jobs])
+    changed = np.any(np.asarray(result.final) != np.asarray(result.working), axis=2)
+    assert changed.any() and not (changed & ~union).any()
+    assert manager.load_count == {LOAD_NAME: 1, "control_v11p_sd15_canny": 1}
+
+    shutil.copytree(models, tmp_path / "models")  # now with the depth ControlNet too: DPT -> depth image -> unit
+    write_tiny_controlnet(tmp_path / "models/diffusers/lllyasviel/control_v11f1p_sd15_depth", seed=5)
+    manager = make_manager(tmp_path / "models", allow_download=False)
+    stages = build_stages(StageChoices(), options, checkpoint=checkpoint, device="cpu", manager=manager)
+    stages.tagger, stages.segmenter = ColourTagger(), ColourSegmenter()
+    result, records = run()
+    assert all(rec["applied"] for rec in records.values())
+    assert manager.load_count == {LOAD_NAME: 1, "control_v11p_sd15_canny": 1, "control_v11f1p_sd15_depth": 1,
+                                  DEPTH_MODEL: 1}
