@@ -1,7 +1,8 @@
-"""Run with the WebUI's Python: ``python real_webui_checkpoint.py WEBUI_DIR OUT.safetensors HF_HOME``.
+"""Run with the WebUI's Python: ``python real_webui_checkpoint.py WEBUI_DIR OUT.safetensors HF_HOME [--full-unet]``.
 
 Writes a tiny random-weight SD1 inpainting checkpoint (LatentInpaintDiffusion: UNet with 32 base channels and
-one res block, a small VAE that still downsamples by 8, the full-size CLIP-L text encoder the WebUI expects),
+one res block, a small VAE that still downsamples by 8, the full-size CLIP-L text encoder the WebUI expects;
+with ``--full-unet`` the UNet keeps SD1.5's sizes, which a ControlNet's outputs must match),
 the .yaml next to it that makes the WebUI build exactly that model, and the CLIP-L config and tokenizer files
 into an offline Hugging Face cache under HF_HOME (no download anywhere).
 """
@@ -33,19 +34,20 @@ def write_hf_cache(hf_home: Path, tests_root: Path) -> None:
     (repo / "refs" / "main").write_text(REVISION, encoding="utf-8")
 
 
-def tiny_config(webui: Path):
+def tiny_config(webui: Path, full_unet: bool = False):
     from omegaconf import OmegaConf
 
     config = OmegaConf.load(webui / "configs" / "v1-inpainting-inference.yaml")
-    unet = config.model.params.unet_config.params
-    unet.model_channels, unet.num_res_blocks, unet.channel_mult = 32, 1, [1, 2]
-    unet.attention_resolutions, unet.num_heads = [2], 2
+    if not full_unet:
+        unet = config.model.params.unet_config.params
+        unet.model_channels, unet.num_res_blocks, unet.channel_mult = 32, 1, [1, 2]
+        unet.attention_resolutions, unet.num_heads = [2], 2
     dd = config.model.params.first_stage_config.params.ddconfig
     dd.ch, dd.ch_mult, dd.num_res_blocks = 32, [1, 1, 1, 1], 1
     return config
 
 
-def main(webui: Path, out: Path, hf_home: Path) -> None:
+def main(webui: Path, out: Path, hf_home: Path, full_unet: bool = False) -> None:
     import os
 
     os.environ["HF_HOME"] = str(hf_home)
@@ -63,7 +65,7 @@ def main(webui: Path, out: Path, hf_home: Path) -> None:
 
     transformers.CLIPTextModel.from_pretrained = from_config(transformers.CLIPTextModel)  # random text encoder
     torch.manual_seed(0)
-    config = tiny_config(webui)
+    config = tiny_config(webui, full_unet)
     model = instantiate_from_config(config.model)
     state = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in model.state_dict().items()}
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -73,4 +75,4 @@ def main(webui: Path, out: Path, hf_home: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]))
+    main(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), "--full-unet" in sys.argv[4:])

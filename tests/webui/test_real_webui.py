@@ -178,3 +178,34 @@ def test_base64_images(webui):
     for r in results:
         final = b64_image(r["image"])
         assert list(final.size) == r["manifest"]["working_size"]
+
+
+def control_theme() -> str:
+    """The alien theme with canny control on every rule (so every job carries a ControlNet unit)."""
+    import yaml
+
+    theme = yaml.safe_load((ROOT / "alien_filters" / "data" / "themes" / "alien.yaml").read_text(encoding="utf-8"))
+    theme["name"] = "alien-canny"
+    for rule in theme["rules"]:
+        rule["control"] = {"kind": "canny", "weight": 1.0}
+    return yaml.safe_dump(theme, sort_keys=False)
+
+
+def test_control_without_controlnet_runs_the_jobs_and_says_so(webui):
+    """No ControlNet extension in this WebUI: the jobs run without their units, the manifest says why."""
+    from tests.support.rooms import room_image
+
+    url, _ = webui
+    image = b64_png(room_image(5, size=(192, 160), n_objects=2)[0])
+    body = {"images": [image], "seed": 1, "overrides": {"steps": 2}, "detector": "owlvit", "segmenter": "boxes",
+            "theme_yaml": control_theme()}
+    response = requests.post(url + "/alien/process", json=body, auth=AUTH, timeout=600)
+    assert response.status_code == 200, response.text
+    result = response.json()["images"][0]
+    assert result["status"] == "done", result["message"]
+    control = result["manifest"]["control"]
+    assert control["jobs"], "the random-weight detector found nothing to inpaint in this image"
+    assert len(control["jobs"]) == len(result["manifest"]["plan"]["jobs"])
+    reason = control["jobs"][0]["reason"]
+    assert reason.startswith("no ControlNet in this WebUI") and control["not_applied"] == [reason]
+    assert all(r["applied"] is False and r["reason"] == reason for r in control["jobs"])
