@@ -37,8 +37,8 @@ def ray_session(options: RayOptions) -> Iterator[str]:
         return
     kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING,
                               "configure_logging": True, "log_to_driver": True}
-    if options.address == LOCAL:
-        kwargs["num_cpus"] = options.local_cpus
+    if options.address == LOCAL:  # "local" always starts a new instance, even beside a `ray start` on this machine
+        kwargs.update(address="local", num_cpus=options.local_cpus)
     else:
         kwargs["address"] = options.address
     try:
