@@ -1,5 +1,5 @@
 """Random-weight structure-guidance models written as the folders users have: a diffusers ControlNet of the tiny
-inpainting checkpoint's shape (tests/support/builders_diffusion.py) and a transformers DPT depth model."""
+inpainting checkpoint's shape (tests/support/builders_diffusion.py) and a transformers DPT-Hybrid depth model."""
 
 from __future__ import annotations
 
@@ -39,14 +39,18 @@ def write_tiny_controlnet(folder: Path, fp16_variant: bool = False, seed: int = 
 
 
 def write_tiny_dpt(folder: Path, seed: int = 0) -> Path:
-    """``folder`` holding a random-weight DPT depth model and its image processor (transformers' classes that
-    Intel/dpt-hybrid-midas uses; a plain ViT backbone at a tiny size)."""
+    """``folder`` holding a random-weight DPT-Hybrid depth model (a BiT backbone under the ViT, as
+    Intel/dpt-hybrid-midas) at a tiny size, and its image processor, as ``save_pretrained`` writes them."""
     from transformers import DPTConfig, DPTForDepthEstimation, DPTImageProcessor
 
     torch.manual_seed(seed)
-    config = DPTConfig(hidden_size=32, num_hidden_layers=4, num_attention_heads=4, intermediate_size=37,
-                       image_size=64, patch_size=16, neck_hidden_sizes=[16, 32, 64, 64], fusion_hidden_size=32,
-                       backbone_out_indices=[0, 1, 2, 3], reassemble_factors=[4, 2, 1, 0.5])
+    bit = dict(global_padding="same", layer_type="bottleneck", depths=[1, 1, 1], hidden_sizes=[32, 64, 128],
+               embedding_size=32, num_groups=8, out_features=["stage1", "stage2", "stage3"],
+               embedding_dynamic_padding=True)
+    config = DPTConfig(is_hybrid=True, backbone_config=bit, backbone_featmap_shape=[1, 128, 4, 4], hidden_size=32,
+                       num_hidden_layers=4, num_attention_heads=4, intermediate_size=37, image_size=64,
+                       patch_size=16, neck_hidden_sizes=[32, 64, 64, 64], fusion_hidden_size=32,
+                       backbone_out_indices=[0, 1, 2, 3], reassemble_factors=[1, 1, 1, 0.5], readout_type="project")
     DPTForDepthEstimation(config).eval().save_pretrained(folder)
     # as Intel/dpt-hybrid-midas's preprocessor_config.json: a square input (its 384 here 64), mean and std 0.5
     DPTImageProcessor(size={"height": 64, "width": 64}, keep_aspect_ratio=False, ensure_multiple_of=1,
