@@ -70,11 +70,28 @@ def build_parser() -> argparse.ArgumentParser:
     process.add_argument("--no-cache", action="store_true", help="do not reuse cached restore/tag/segment results")
     process.add_argument("--captions", action="store_true",
                          help="also caption each image with BLIP: NAME.caption (one line) and the manifest's tags")
+    process.add_argument("--regional", action=argparse.BooleanOptionalAction, default=None,
+                         help="merge overlapping jobs into regional diffusion calls, or not (default: the theme's "
+                              "regional, itself true by default)")
+    process.add_argument("--inpaint-batch-size", type=_non_negative, default=0, metavar="N",
+                         help="diffusion calls of the same size per batch (default 0: 1 on a CPU, as many as half "
+                              "the free GPU memory holds on CUDA, at most 8)")
     _add_model_args(process)
     add_ray_args(process)
     process.set_defaults(handler=cmd_process)
     add_report_parser(sub)
     return parser
+
+
+def _non_negative(text: str) -> int:
+    """An argparse type: an integer of at least 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
+    return value
 
 
 def _add_model_args(parser: argparse.ArgumentParser) -> None:
@@ -156,6 +173,8 @@ def cmd_process(args: argparse.Namespace) -> int:
         inpaint=not args.dry_run,
         working_size=WorkingSize(args.short_side, args.max_long_side),
         caption=args.captions,
+        regional=args.regional,
+        inpaint_batch_size=args.inpaint_batch_size,
     )
     if not args.captions and theme_uses_caption(theme):
         print(f"note: theme '{theme.name}' uses {{caption}} but --captions is not given: the placeholder is left out "

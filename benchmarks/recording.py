@@ -5,10 +5,11 @@ only produce noise, but every model still runs in full, so the timings are the r
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 from PIL import Image
 
+from alien_filters.core.call_groups import CallInpainter, InpaintCall
 from alien_filters.core.contracts import ClassMasks, Detection, Inpainter, InpaintJob, Segmenter, Tagger, Tags
 from alien_filters.core.pipeline import boxes_as_masks
 
@@ -95,3 +96,28 @@ class RecordingInpainter:
 
     def release(self) -> None:
         getattr(self.inner, "release", lambda: None)()
+
+
+class RecordingCallInpainter(RecordingInpainter):
+    """:class:`RecordingInpainter` for an inpainter that runs planned calls (regional, batched): the pipeline
+    hands it the calls, and every job of them is recorded."""
+
+    def model_size(self) -> int:
+        return self.inner.model_size()  # type: ignore[attr-defined]
+
+    def default_batch_size(self) -> int:
+        return self.inner.default_batch_size()  # type: ignore[attr-defined]
+
+    def inpaint_with_infotext(self, image: Image.Image, job: InpaintJob) -> tuple[Image.Image, str | None]:
+        return self.inner.inpaint_with_infotext(image, job)  # type: ignore[attr-defined]
+
+    def inpaint_calls(self, image: Image.Image, calls: Sequence[InpaintCall], batch_size: int,
+                      before_batch: Callable[[Sequence[InpaintCall]], None],
+                      ) -> tuple[Image.Image, dict[int, str | None]]:
+        self.recorder.record().jobs.extend(sorted((job for call in calls for job in call.jobs), key=lambda j: j.index))
+        return self.inner.inpaint_calls(image, calls, batch_size, before_batch)  # type: ignore[attr-defined]
+
+
+def recording_inpainter(inner: Inpainter, recorder: Recorder) -> RecordingInpainter:
+    """The recording wrapper that passes on whatever way of inpainting ``inner`` has."""
+    return (RecordingCallInpainter if isinstance(inner, CallInpainter) else RecordingInpainter)(inner, recorder)

@@ -37,10 +37,10 @@ from alien_filters.stages.factory import build_stages, make_manager
 from alien_filters.stages.restore import choose_scale
 from alien_filters.themes import get_theme
 
-from . import baselines
+from . import baselines, inpaint_modes
 from .instrument import ForwardTimer, PeakRss, load_average, machine_info
 from .models import ModelsFolder, ModelsSpec, ensure_models
-from .recording import BoxClippedSegmenter, ImageRecord, KnownObjectsTagger, Recorder, RecordingInpainter
+from .recording import BoxClippedSegmenter, ImageRecord, KnownObjectsTagger, Recorder, recording_inpainter
 from .scenes import layout_objects, write_scenes
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "latest.json"
@@ -199,6 +199,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             segmentation = segmentation_baseline(stages, records, batch, profile, timer)
             log("baselines: one full-image inpaint per instance")
             inpainting = inpaint_baseline(stages, records, batch, timer)
+            log("inpainting modes: per-class crops, per-instance crops, regional calls, batches")
+            timer.bucket = "baselines/inpaint_modes"
+            modes = inpaint_modes.compare(stages.inpainter, list(records.values()), log)
         log("baselines: every model loaded again for each image")
         per_image_loads = baselines.per_image_load_seconds(lambda: loader.load(), len(records))
     once = sum(load_seconds.values())
@@ -213,16 +216,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     results = {
         "segmentation_speedup_vs_amg": segmentation["speedup"],
         "inpaint_speedup_vs_naive": inpainting["speedup"],
+        **{key: modes[key] for key in ("inpaint_work_vs_full_pass", "inpaint_speedup_vs_per_class_crops",
+                                       "inpaint_speedup_vs_per_instance_crops", "inpaint_frontier",
+                                       "inpaint_batched_speedup")},
         "overhead_fraction": batch["overhead_fraction"],
         "model_loads_per_batch": counts,
         "seconds_per_image": round(batch["wall"] / len(records), 3),
         "machine": {**machine_info(device), "load_average_start": load_before, "load_average_end": load_average(),
                     "accelerator": "GPU" if device.startswith("cuda") else f"none ({device} only; no GPU in this run)"},
         "stages": stage_table(batch, load_seconds),
-        "baselines": {"segmentation": segmentation, "inpainting": inpainting, "model_loading": loads},
+        "baselines": {"segmentation": segmentation, "inpainting": inpainting, "model_loading": loads,
+                      "inpaint_modes": {"default": modes["default"], **modes["modes"]}},
         "targets": {
             "segmentation_speedup_vs_amg": target(segmentation["speedup"], ">=", 10.0),
             "inpaint_speedup_vs_naive": target(inpainting["speedup"], ">=", 3.0),
+            "inpaint_work_vs_full_pass": target(modes["inpaint_work_vs_full_pass"], "<=", 2.0),
+            "inpaint_speedup_vs_per_class_crops": target(modes["inpaint_speedup_vs_per_class_crops"], ">=", 1.6),
+            "inpaint_speedup_vs_per_instance_crops": target(modes["inpaint_speedup_vs_per_instance_crops"], ">=",
+                                                            2.5),
             "overhead_fraction": target(batch["overhead_fraction"], "<=", 0.05),
             "model_loads_per_batch": {"target": "1 per model", "value": counts,
                                       "met": all(v == 1 for v in counts.values())},
@@ -250,7 +261,7 @@ def run_batch(stages: Stages, manager: Any, theme: Theme, options: PipelineOptio
     recorder = Recorder(records)
     wrapped = Stages(restorer=stages.restorer, tagger=KnownObjectsTagger(stages.tagger, recorder),
                      segmenter=BoxClippedSegmenter(stages.segmenter, recorder),
-                     inpainter=RecordingInpainter(stages.inpainter, recorder))
+                     inpainter=recording_inpainter(stages.inpainter, recorder))
     rss = PeakRss()
     peaks: dict[str, float] = {}
     held: dict[str, list[Any]] = {}
@@ -409,11 +420,21 @@ def format_report(results: dict[str, Any]) -> str:
     lines.append("")
     names = {"segmentation_speedup_vs_amg": "segmentation vs SAM automatic masks",
              "inpaint_speedup_vs_naive": "cropped inpaint per class vs full-image per instance",
-             "overhead_fraction": "time outside model forward passes"}
+             "overhead_fraction": "time outside model forward passes",
+             "inpaint_work_vs_full_pass": "diffusion work, full-image equivalents (regional, default D)",
+             "inpaint_speedup_vs_per_class_crops": "regional calls vs per-class crops (inpaint seconds)",
+             "inpaint_speedup_vs_per_instance_crops": "regional calls vs per-instance crops (ADetailer's way)"}
     for key, label in names.items():
         t = results["targets"][key]
-        value = f"{t['value']:.1%}" if key == "overhead_fraction" else f"{t['value']:.2f}x"
+        value = f"{t['value']:.1%}" if key == "overhead_fraction" else f"{t['value']:.2f}" \
+            if key == "inpaint_work_vs_full_pass" else f"{t['value']:.2f}x"
         lines.append(f"{label:<55}{value:>9}  target {t['target']:<7} {'met' if t['met'] else 'MISSED'}")
+    for point in results["inpaint_frontier"]:
+        lines.append(f"  regional D={point['d']:g}: {point['work_vs_full_pass']:.2f} full-image equivalents, "
+                     f"{point['calls_per_room']:.1f} calls, {point['seconds_per_room']:.1f}s per room")
+    by_mode = results["baselines"]["inpaint_modes"]
+    lines.append("  " + ", ".join(f"{name} {row['work_vs_full_pass']:.2f}" for name, row in by_mode.items()
+                                  if name != "default") + " (work, full-image equivalents)")
     seg, inp = results["baselines"]["segmentation"], results["baselines"]["inpainting"]
     lines.append(f"  (automatic masks: {seg['points_per_side']}x{seg['points_per_side']} points on {seg['images']} "
                  f"image(s); inpaint calls {sum(r['naive_calls'] for r in inp['per_image'])} full-image vs "

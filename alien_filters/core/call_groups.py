@@ -8,8 +8,10 @@ crop over the union of their boxes, each job's prompt restricted to its own mask
 the larger of today's scale for the union box and every member's ``D`` x own scale, and two calls are merged only
 when the merged call costs less diffusion work (latent pixels x denoising steps) than the two apart; a small
 object next to a large one would force the large one up to its scale, which costs more, so it keeps its own crop.
-Only jobs whose diffusion runs the same schedule (steps, denoising steps actually run, CFG scale) and share a
-negative prompt can share a call.
+Jobs with the same steps and CFG scale can share a call; each region keeps its own prompt, negative prompt and
+denoising strength (a region of lower strength starts later, see ``stages/staggered_start.py``). The partition of an
+image's jobs into calls is the one of least work: exact for up to :data:`EXACT_JOBS` jobs, greedy pairwise merges
+beyond.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ LATENT_FACTOR = 8
 """Image pixels per latent pixel side (Stable Diffusion's VAE)."""
 MAX_SIDE_FACTOR = 2.0
 """A merged call's long side is at most this many times the model's side (1024 px for SD1.5)."""
+EXACT_JOBS = 10
+"""Up to this many jobs (of one schedule) the least-work partition is searched exactly (3^n subset pairs)."""
 
 
 def denoise_steps(steps: int, strength: float) -> int:
@@ -36,13 +40,10 @@ def denoise_steps(steps: int, strength: float) -> int:
 
 
 def schedule_key(job: InpaintJob) -> tuple[Any, ...]:
-    """Jobs with equal keys run the same diffusion schedule and can share a call: steps, the steps run (the
-    start timestep follows from them), full strength or not (pure noise or the noised image), CFG scale, and the
-    negative prompt (one for the whole call)."""
+    """Jobs with equal keys can share a call: the same steps and CFG scale (their strengths may differ)."""
     s = job.settings
     control = getattr(job, "control", None)  # a job with a control image keeps its own call
-    return (int(s.steps), denoise_steps(int(s.steps), float(s.denoising_strength)), float(s.denoising_strength) >= 1,
-            float(s.cfg_scale), job.negative_prompt, None if control is None else job.index)
+    return int(s.steps), float(s.cfg_scale), None if control is None else job.index
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,16 @@ class InpaintCall:
         return self.jobs[0].seed
 
     @property
+    def strength(self) -> float:
+        """The call's denoising strength: its strongest job's (the others start later)."""
+        return max(float(job.settings.denoising_strength) for job in self.jobs)
+
+    @property
+    def steps_run(self) -> int:
+        """Denoising steps the call runs: its strongest job's."""
+        return denoise_steps(int(self.jobs[0].settings.steps), self.strength)
+
+    @property
     def scale(self) -> float:
         """Model pixels per working-image pixel (the smaller of the two axes)."""
         x0, y0, x1, y1 = self.box
@@ -67,9 +78,7 @@ class InpaintCall:
 
     def work(self) -> int:
         """Latent pixels x denoising steps run."""
-        s = self.jobs[0].settings
-        return (self.size[0] // LATENT_FACTOR) * (self.size[1] // LATENT_FACTOR) * \
-            denoise_steps(int(s.steps), float(s.denoising_strength))
+        return (self.size[0] // LATENT_FACTOR) * (self.size[1] // LATENT_FACTOR) * self.steps_run
 
     def to_dict(self) -> dict[str, Any]:
         return {"jobs": [job.index for job in self.jobs], "rules": [job.rule for job in self.jobs],
@@ -101,30 +110,65 @@ def merged_call(calls: Sequence[InpaintCall], image_size: tuple[int, int], side:
 
 def group_calls(jobs: Sequence[InpaintJob], image_size: tuple[int, int], side: int,
                 regional: bool) -> list[InpaintCall]:
-    """The calls for an image's ``jobs``: one per job (``regional`` off), or greedy merges, each time the pair of
-    compatible calls whose merge saves the most work, until no merge saves any. Ordered by first job."""
+    """The calls for an image's ``jobs``: one per job (``regional`` off), or the partition of each schedule's jobs
+    into merged calls that costs the least work. Ordered by first job."""
     calls = [own_call(job, image_size, side) for job in jobs]
     if not regional:
         return calls
     own_scales = {call.jobs[0].index: call.scale for call in calls}
+    by_key: dict[tuple[Any, ...], list[InpaintCall]] = {}
+    for call in calls:
+        by_key.setdefault(schedule_key(call.jobs[0]), []).append(call)
+    out: list[InpaintCall] = []
+    for group in by_key.values():
+        search = _least_work if len(group) <= EXACT_JOBS else _greedy
+        out += search(group, image_size, side, own_scales)
+    return sorted(out, key=lambda c: c.jobs[0].index)
+
+
+def _least_work(calls: list[InpaintCall], image_size: tuple[int, int], side: int,
+                own_scales: dict[int, float]) -> list[InpaintCall]:
+    """The partition of ``calls`` into merged calls of least total work (every subset's merged call, then the
+    best partition by dynamic programming over subsets)."""
+    n = len(calls)
+    merged: dict[int, InpaintCall | None] = {}
+    for subset in range(1, 1 << n):
+        members = [calls[i] for i in range(n) if subset >> i & 1]
+        merged[subset] = members[0] if len(members) == 1 else merged_call(members, image_size, side, own_scales)
+    best: dict[int, tuple[float, tuple[int, ...]]] = {0: (0.0, ())}
+    for rest in range(1, 1 << n):
+        lowest = rest & -rest  # the subset holding the lowest member comes first: each partition counted once
+        choice: tuple[float, tuple[int, ...]] = (math.inf, ())
+        subset = rest
+        while subset:
+            call = merged[subset]
+            if subset & lowest and call is not None:
+                work = call.work() + best[rest & ~subset][0]
+                if work < choice[0]:
+                    choice = (work, (subset, *best[rest & ~subset][1]))
+            subset = (subset - 1) & rest
+        best[rest] = choice
+    return [merged[subset] for subset in best[(1 << n) - 1][1]]  # type: ignore[misc]
+
+
+def _greedy(calls: list[InpaintCall], image_size: tuple[int, int], side: int,
+            own_scales: dict[int, float]) -> list[InpaintCall]:
+    """Repeatedly merge the pair of calls whose merge saves the most work, until no merge saves any."""
+    calls = list(calls)
     while True:
         best: tuple[int, int, int, InpaintCall] | None = None
         for i, a in enumerate(calls):
             for j in range(i + 1, len(calls)):
-                b = calls[j]
-                if schedule_key(a.jobs[0]) != schedule_key(b.jobs[0]):
-                    continue
-                merged = merged_call((a, b), image_size, side, own_scales)
+                merged = merged_call((a, calls[j]), image_size, side, own_scales)
                 if merged is None:
                     continue
-                saving = a.work() + b.work() - merged.work()
+                saving = a.work() + calls[j].work() - merged.work()
                 if saving > 0 and (best is None or saving > best[0]):
                     best = (saving, i, j, merged)
         if best is None:
             return calls
         _, i, j, merged = best
         calls = [c for k, c in enumerate(calls) if k not in (i, j)] + [merged]
-        calls.sort(key=lambda c: c.jobs[0].index)
 
 
 def batches(calls: Sequence[InpaintCall], batch_size: int) -> list[list[InpaintCall]]:
@@ -135,7 +179,7 @@ def batches(calls: Sequence[InpaintCall], batch_size: int) -> list[list[InpaintC
     open_batches: dict[tuple[Any, ...], list[InpaintCall]] = {}
     out: list[list[InpaintCall]] = []
     for call in calls:
-        key = (call.size, schedule_key(call.jobs[0]))
+        key = (call.size, schedule_key(call.jobs[0]), call.steps_run, call.strength >= 1.0)
         batch = open_batches.get(key)
         if batch is None or len(batch) >= batch_size:
             batch = open_batches[key] = []
@@ -149,8 +193,7 @@ def work_vs_full_pass(calls: Sequence[InpaintCall], image_size: tuple[int, int])
     whole working image with the steps of the calls' longest schedule."""
     if not calls:
         return 0.0
-    steps = max(denoise_steps(int(c.jobs[0].settings.steps), float(c.jobs[0].settings.denoising_strength))
-                for c in calls)
+    steps = max(c.steps_run for c in calls)
     full = (image_size[0] // LATENT_FACTOR) * (image_size[1] // LATENT_FACTOR) * steps
     return sum(c.work() for c in calls) / full
 

@@ -19,6 +19,7 @@ from ..core import masks as mask_ops
 from ..core.call_groups import LATENT_FACTOR, InpaintCall, batches
 from ..core.compositing import crop_mask, paste_back
 from .regional_attention import RegionWeights, regional_attention
+from .staggered_start import StaggeredStarts
 
 GIB = 2**30
 CPU_BATCH_SIZE = 1
@@ -79,6 +80,8 @@ def run_batch(pipe: Any, image: Image.Image, calls: Sequence[InpaintCall], devic
     if len(sizes) != 1:
         raise ValueError(f"a batch needs calls of one size, got {sorted(sizes)}")
     settings = calls[0].jobs[0].settings
+    if len({(call.steps_run, call.strength >= 1.0) for call in calls}) != 1:
+        raise ValueError("a batch needs calls that run the same steps")
     guided = float(settings.cfg_scale) > 1.0
     regions = max(len(call.jobs) for call in calls)
     crops, masks, positive, negative = [], [], [], []
@@ -86,32 +89,33 @@ def run_batch(pipe: Any, image: Image.Image, calls: Sequence[InpaintCall], devic
         crop, mask = call_crop(image, call)
         crops.append(crop)
         masks.append(mask)
-        texts = [job.prompt for job in call.jobs]
-        texts += texts[:1] * (regions - len(texts))  # padding slots: weight 0
-        embeds, uncond = pipe.encode_prompt(texts, device, 1, guided, [call.jobs[0].negative_prompt or ""] *
-                                            len(texts) if guided else None)
+        jobs = list(call.jobs) + [call.jobs[0]] * (regions - len(call.jobs))  # padding slots: weight 0
+        embeds, uncond = pipe.encode_prompt([job.prompt for job in jobs], device, 1, guided,
+                                            [job.negative_prompt or "" for job in jobs] if guided else None)
         positive.append(embeds.reshape(1, -1, embeds.shape[-1]))
         if guided:
             negative.append(uncond.reshape(1, -1, uncond.shape[-1]))
     generators = [torch.Generator(_generator_device(device)).manual_seed(int(call.seed)) for call in calls]
+    latent_factor = int(pipe.vae_scale_factor)
+    masks_per_call = [region_masks(call, latent_factor) for call in calls]
+    staggered = StaggeredStarts(pipe, calls, crops, masks_per_call, on_step_end)
     kwargs: dict[str, Any] = dict(
         prompt_embeds=torch.cat(positive), negative_prompt_embeds=torch.cat(negative) if guided else None,
         image=crops, mask_image=masks, width=calls[0].size[0], height=calls[0].size[1],
-        strength=float(settings.denoising_strength), num_inference_steps=int(settings.steps),
+        strength=calls[0].strength, num_inference_steps=int(settings.steps),
         guidance_scale=float(settings.cfg_scale), generator=generators, output_type="pil",
-        callback_on_step_end=on_step_end)
+        callback_on_step_end=staggered if staggered.active else on_step_end)
     with torch.inference_mode():
         if regions == 1:
             return list(pipe(**kwargs).images)
-        weights = _weights(calls, regions, int(pipe.vae_scale_factor), pipe.unet.device)
+        weights = _weights(masks_per_call, regions, pipe.unet.device)
         with regional_attention(pipe.unet, weights):
             return list(pipe(**kwargs).images)
 
 
-def _weights(calls: Sequence[InpaintCall], regions: int, latent_factor: int, device: Any) -> RegionWeights:
+def _weights(masks_per_call: Sequence[np.ndarray], regions: int, device: Any) -> RegionWeights:
     masks, active = [], []
-    for call in calls:
-        own = region_masks(call, latent_factor)
+    for own in masks_per_call:
         pad = np.zeros((regions - len(own), *own.shape[1:]), dtype=np.float32)
         masks.append(np.concatenate([own, pad]))
         active.append([1.0] * len(own) + [0.0] * (regions - len(own)))

@@ -4,9 +4,9 @@ The technique of regional prompting / attention couple, as a diffusers attention
 cross-attention (``attn2``): the text embeddings of the call's regions are concatenated along the token axis (77
 tokens each); every region attends to its own tokens, and the outputs are mixed per pixel by the region's mask,
 downsampled to the attention layer's resolution. Outside every mask (the shared context) the regions' outputs are
-averaged. The weights sum to one everywhere, so one region gives exactly the plain attention; the unconditional half
-of classifier-free guidance repeats the one negative prompt in every slot, so it is the plain attention too.
-Self-attention is left to the UNet's own processor.
+averaged. The unconditional half of classifier-free guidance is regional the same way, with each region's negative
+prompt (where they are all the same, that is the plain attention to the one negative prompt). The weights sum to one
+everywhere, so one region gives exactly the plain attention. Self-attention is left to the UNet's own processor.
 """
 
 from __future__ import annotations

@@ -235,6 +235,10 @@ EFFECTS: dict[str, Callable[[Run, str | None], None]] = {
     "--device": lambda run, value: run.recorder.devices == {str(pick_device(value))},
     "--detector": lambda run, value: detector_name(value) in run.recorder.ensured,
     "--captions": check_captions,
+    "--regional": lambda run, _: all(m["options"]["regional"] is True for m in run.manifests),
+    "--no-regional": lambda run, _: all(m["options"]["regional"] is False for m in run.manifests),
+    "--inpaint-batch-size": lambda run, value: all(m["options"]["inpaint_batch_size"] == int(value)
+                                                   for m in run.manifests),
 }
 """What each option must have done, where a dry run with the doubles shows it (``--checkpoint`` and
 ``--checkpoint-config`` only matter once inpainting runs). A check returns True or asserts itself."""

@@ -73,15 +73,17 @@ def test_a_small_object_keeps_its_own_crop_unless_d_lets_it_lose_detail():
     assert len(loose) == 1 and sum(c.work() for c in loose) <= sum(c.work() for c in strict)
 
 
-def test_only_jobs_with_the_same_schedule_and_negative_prompt_merge():
+def test_only_jobs_with_the_same_schedule_merge():
     a, b = _job(0, (100, 100, 400, 300)), _job(1, (120, 90, 410, 310), steps=25)
     assert len(group_calls([a, b], SIZE, SIDE, regional=True)) == 2
     # strengths that run the same steps from the same timestep are one schedule (diffusers' rule)
     c, d = _job(0, (100, 100, 400, 300), steps=4, denoising_strength=0.8), \
         _job(1, (120, 90, 410, 310), steps=4, denoising_strength=0.9)
     assert schedule_key(c) == schedule_key(d) and len(group_calls([c, d], SIZE, SIDE, regional=True)) == 1
-    e = InpaintJob(**{**vars(_job(1, (120, 90, 410, 310))), "negative_prompt": "other"})
-    assert len(group_calls([a, e], SIZE, SIDE, regional=True)) == 2
+    e = InpaintJob(**{**vars(_job(1, (120, 90, 410, 310))), "negative_prompt": "other"})  # each region keeps its own
+    assert len(group_calls([_job(0, (100, 100, 400, 300)), e], SIZE, SIDE, regional=True)) == 1
+    f = _job(1, (120, 90, 410, 310), cfg_scale=5.0)
+    assert len(group_calls([_job(0, (100, 100, 400, 300)), f], SIZE, SIDE, regional=True)) == 2
 
 
 def test_batches_hold_calls_of_one_size_and_schedule_in_order():

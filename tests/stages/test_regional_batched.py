@@ -138,3 +138,42 @@ def test_calls_keep_every_pixel_outside_their_masks(inpainter: DiffusersInpainte
     assert not np.array_equal(_pixels(result)[a.mask], _pixels(room)[a.mask])
     assert seen == [1] and set(infotexts) == {0, 1}
     assert "Seed: 1" in infotexts[1] and "Size: 64x48" in infotexts[1]  # the call's seed and size
+
+
+def test_a_weaker_region_is_held_at_its_noised_image_until_its_own_start(inpainter: DiffusersInpainter,
+                                                                         room: Image.Image):
+    from diffusers import DDIMScheduler
+
+    from alien_filters.stages.batched_inpaint import call_crop, region_masks
+    from alien_filters.stages.staggered_start import StaggeredStarts
+
+    strong = InpaintJob(**{**vars(_job(0, (8, 88, 8, 64), "a bed", seed=1)),
+                           "settings": SETTINGS.merged({"denoising_strength": 1.0})})
+    weak = InpaintJob(**{**vars(_job(1, (8, 88, 64, 120), "a lamp", seed=2)),
+                         "settings": SETTINGS.merged({"denoising_strength": 0.5})})
+    call = InpaintCall((strong, weak), (0, 0, 128, 96), (64, 48))
+    assert (call.strength, call.steps_run) == (1.0, 4)  # the weak job alone runs 2 of 4 steps
+    pipe = inpainter.pipeline
+    saved = pipe.scheduler
+    pipe.scheduler = DDIMScheduler.from_config(saved.config)
+    try:
+        pipe.scheduler.set_timesteps(4)
+        masks = region_masks(call, int(pipe.vae_scale_factor))
+        hold = StaggeredStarts(pipe, [call], [call_crop(room, call)[0]], [masks])
+        assert hold.active
+        latents = torch.randn(1, 4, 24, 32)
+        inside, outside = torch.from_numpy(masks[1] == 1.0), torch.from_numpy(masks[1] == 0.0)
+        for step in range(3):
+            out = hold(pipe, step, pipe.scheduler.timesteps[step], {"latents": latents.clone()})["latents"]
+            held = pipe.scheduler.add_noise(hold.latents, hold.noise, pipe.scheduler.timesteps[step + 1].reshape(1))
+            torch.testing.assert_close(out[..., outside], latents[..., outside])
+            if step < 2:  # held at its noised image until step 2, its own first step
+                torch.testing.assert_close(out[..., inside], held[..., inside])
+            else:
+                torch.testing.assert_close(out[..., inside], latents[..., inside])
+        same = InpaintCall((strong, InpaintJob(**{**vars(weak), "settings": strong.settings})), call.box, call.size)
+        assert not StaggeredStarts(pipe, [same], [call_crop(room, same)[0]], [region_masks(same, 2)]).active
+    finally:
+        pipe.scheduler = saved
+    [generated] = run_batch(pipe, room, [call], "cpu")
+    assert generated.size == call.size

@@ -161,6 +161,20 @@ def test_base64_images_answer_with_results_and_manifests(client):
     assert union.any() and len(processing.calls) == len(manifest["plan"]["jobs"])
 
 
+def test_regional_is_asked_for_but_the_webui_makes_one_img2img_call_per_job(client):
+    image, _ = room_image(2, size=(192, 160), n_objects=3)
+    response = client.post("/alien/process", json={"images": [b64_png(image)], "regional": True,
+                                                   "overrides": {"steps": 4}})
+    assert response.status_code == 200, response.text
+    manifest = response.json()["images"][0]["manifest"]
+    jobs = manifest["plan"]["jobs"]
+    assert manifest["options"]["regional"] is True and jobs
+    assert manifest["calls"]["regional"] is False and "one call per job" in manifest["calls"]["why"]
+    assert [call["jobs"] for call in manifest["calls"]["calls"]] == [[job["index"]] for job in jobs]
+    assert len(processing.calls) == len(jobs)
+    assert client.post("/alien/process", json={"images": [b64_png(image)], "regional": "yes"}).status_code == 422
+
+
 def test_dry_run_images_have_no_result_image(client):
     image, _ = room_image(1, size=(160, 128), n_objects=2)
     response = client.post("/alien/process", json={"images": [b64_png(image)], "stages": {"inpaint": False}})

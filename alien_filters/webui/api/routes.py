@@ -121,7 +121,7 @@ class AlienApi:
         return RunOptions(choices=choices,
             theme=theme, seed=req.seed, limit=req.limit,
             options=PipelineOptions(restore=s.restore, tag=s.tag, segment=s.segment, inpaint=s.inpaint,
-                                    caption=req.captions),
+                                    caption=req.captions, regional=req.regional),
             save_previews=settings.save_previews if req.save_previews is None else req.save_previews,
             save_masks=settings.save_masks if req.save_masks is None else req.save_masks,
         )
