@@ -48,3 +48,28 @@ def test_the_alien_theme_has_no_guidance_warnings():
     from alien_filters.themes.catalog import get_theme
 
     assert not [w for w in check_theme(get_theme("alien"))[0] if "control" in w.lower() or "finish" in w]
+
+
+def test_the_readmes_structure_guidance_examples_parse_as_described():
+    import re
+
+    from alien_filters.core.control import ControlSpec
+    from tests.support.readme import code_blocks, readme_text, section
+
+    text = section(readme_text(), "Themes")
+    text = text[text.index("### Structure guidance"):]
+    units, finish = code_blocks(text, "yaml")[:2]
+    theme = parse_theme("name: example\n" + units)
+    wall, clock = theme.rules
+    assert theme.control == ControlSpec("canny", weight=0.8, guidance_end=0.8)
+    assert wall.control == ControlSpec("depth", weight=0.7, guidance_end=0.8) and clock.control is None
+    assert wall.control.model == "control_v11f1p_sd15_depth"
+    themed = parse_theme("name: example\n" + finish + "rules:\n  - {classes: [bed], prompt: x}\n")
+    assert themed.finish.denoising_strength == 0.25 and themed.finish.control == ControlSpec("canny")
+    from alien_filters.core.control import CONTROL_BOUNDS, FINISH_BOUNDS
+
+    stated = re.findall(r"^\s*(\w+): \S+ +# ([\d.]+)\.\.([\d.]+)", units + finish, re.M)
+    assert len(stated) == 5
+    for key, low, high in stated:  # the ranges the comments state are the specs' bounds
+        bound = CONTROL_BOUNDS.get(key) or FINISH_BOUNDS[key]
+        assert (float(low), float(high)) == (bound.low, bound.high), key
