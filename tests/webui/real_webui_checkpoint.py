@@ -38,7 +38,9 @@ def tiny_config(webui: Path, full_unet: bool = False):
     from omegaconf import OmegaConf
 
     config = OmegaConf.load(webui / "configs" / "v1-inpainting-inference.yaml")
-    if not full_unet:
+    if full_unet:
+        config.model.params.use_ema = False  # no EMA copy of 860 M parameters (the WebUI loads without one)
+    else:
         unet = config.model.params.unet_config.params
         unet.model_channels, unet.num_res_blocks, unet.channel_mult = 32, 1, [1, 2]
         unet.attention_resolutions, unet.num_heads = [2], 2
@@ -66,8 +68,8 @@ def main(webui: Path, out: Path, hf_home: Path, full_unet: bool = False) -> None
     transformers.CLIPTextModel.from_pretrained = from_config(transformers.CLIPTextModel)  # random text encoder
     torch.manual_seed(0)
     config = tiny_config(webui, full_unet)
-    model = instantiate_from_config(config.model)
-    state = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in model.state_dict().items()}
+    model = instantiate_from_config(config.model).half()  # in place, tensor by tensor: no second full copy
+    state = {k: v.contiguous() for k, v in model.state_dict().items()}
     out.parent.mkdir(parents=True, exist_ok=True)
     save_file(state, str(out))
     OmegaConf.save(config, out.with_suffix(".yaml"))

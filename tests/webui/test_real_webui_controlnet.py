@@ -88,3 +88,44 @@ def test_a_job_really_runs_the_controlnet(webui_with_controlnet):
     assert "Error running process" not in log and "Traceback" not in log, log[-5000:]
     parameters = b64_image(result["image"]).text["parameters"]
     assert f"ControlNet 0: \"Module: none, Model: {MODEL} [" in parameters, parameters
+
+
+def test_seconds_per_job_with_and_without_control(webui_with_controlnet):
+    """The cost of a unit inside the WebUI: the same image, seed and plan with every rule's control off, then on, after
+    the first test loaded the ControlNet (both warm). Written to benchmarks/results/webui-controlnet.json."""
+    import time
+
+    import yaml
+
+    from alien_filters.batch.atomic import write_json
+    from benchmarks.instrument import load_average, machine_info
+    from tests.support.rooms import room_image
+
+    url, _ = webui_with_controlnet
+    image = b64_png(room_image(6, size=(192, 160), n_objects=2)[0])
+    guided = control_theme()
+    plain = yaml.safe_load(guided)
+    for rule in plain["rules"]:
+        rule["control"] = False
+    seconds = {}
+    for name, theme in (("without", yaml.safe_dump(plain, sort_keys=False)), ("with", guided)):
+        body = {"images": [image], "seed": 2, "overrides": {"steps": 2}, "detector": "owlvit", "segmenter": "boxes",
+                "theme_yaml": theme}
+        start = time.perf_counter()
+        response = requests.post(url + "/alien/process", json=body, auth=AUTH, timeout=1800)
+        wall = time.perf_counter() - start
+        result = response.json()["images"][0]
+        assert result["status"] == "done", result["message"]
+        jobs = len(result["manifest"]["plan"]["jobs"])
+        assert jobs, "the random-weight detector found nothing to inpaint in this image"
+        seconds[name] = {"jobs": jobs, "inpaint_seconds": result["manifest"]["timings"]["inpaint"],
+                         "per_job": result["manifest"]["timings"]["inpaint"] / jobs, "request_seconds": wall}
+    assert seconds["with"]["jobs"] == seconds["without"]["jobs"]
+    ratio = seconds["with"]["per_job"] / seconds["without"]["per_job"]
+    record = {"what": "seconds per inpaint job inside the real A1111 v1.10.1 (CPU) with sd-webui-controlnet 56cec5b: "
+                      "the same image, plan and seed with every rule's canny unit off, then on; SD1.5-sized UNet and "
+                      "ControlNet with random weights, 512 px crops, steps 2",
+              "seconds": seconds, "ratio_with_to_without": ratio, "load_average": load_average(),
+              "machine": machine_info("cpu")}
+    print("control cost:", json.dumps(record))
+    write_json(ROOT / "benchmarks" / "results" / "webui-controlnet.json", record)
