@@ -3,7 +3,7 @@
 Modes: ``per_class_crops`` (one "only masked" crop per job, the pipeline before regional calls),
 ``per_instance_crops`` (ADetailer's way: one crop per detected instance, with its class's prompt and settings),
 ``regional_d*`` (jobs merged into regional calls under the detail rule D, see ``alien_filters.core.call_groups``),
-``per_class_batch*`` (per-class crops with same-size calls batched) and the full-image calls per instance of the
+``per_instance_batch*`` (per-instance crops with same-size calls batched) and the full-image calls per instance of the
 older baseline (work only; its seconds are in ``baselines.inpainting``). Work is latent pixels x denoising steps
 run, summed over a room's calls, in full-image equivalents (one call over the whole working image).
 
@@ -26,10 +26,11 @@ from PIL import Image
 
 from alien_filters.batch.atomic import write_json
 from alien_filters.core import masks as mask_ops
-from alien_filters.core.call_groups import InpaintCall, group_calls, work_vs_full_pass
+from alien_filters.core.call_groups import InpaintCall, batches, group_calls, work_vs_full_pass
 from alien_filters.core.contracts import InpaintJob, Tags
 from alien_filters.core.pipeline import boxes_as_masks
 from alien_filters.core.planning import derive_seed, plan_jobs
+from alien_filters.core.settings import InpaintSettings
 from alien_filters.core.sizing import WorkingSize
 from alien_filters.core.theme import Theme
 from alien_filters.core.vocabulary import load_vocabulary
@@ -39,7 +40,7 @@ from .recording import ImageRecord
 from .scenes import scale_objects
 
 D_VALUES = (1.0, 0.8, 0.5)
-DEFAULT_D = 0.8
+DEFAULT_D = InpaintSettings().regional_min_scale
 BATCH = 4
 RESULTS = Path(__file__).resolve().parent / "results" / "inpaint-modes.json"
 
@@ -76,7 +77,7 @@ def modes(record: ImageRecord, side: int) -> dict[str, tuple[list[InpaintCall], 
            "per_instance_crops": (group_calls(instance_jobs(record), size, side, regional=False), 1)}
     for d in D_VALUES:
         out[f"regional_d{d:g}"] = (group_calls(with_d(record.jobs, d), size, side, regional=True), 1)
-    out[f"per_class_batch{BATCH}"] = (out["per_class_crops"][0], BATCH)
+    out[f"per_instance_batch{BATCH}"] = (out["per_instance_crops"][0], BATCH)
     return out
 
 
@@ -99,16 +100,19 @@ def compare(inpainter: DiffusersInpainter, records: Sequence[ImageRecord], log: 
         names = names[number % len(names):] + names[: number % len(names)]
         for name in names:
             calls, batch = planned[name]
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             inpainter.inpaint_calls(working, calls, batch, lambda _: None)
-            seconds = time.perf_counter() - start
+            seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
             rows.setdefault(name, []).append({
-                "seconds": round(seconds, 3), "calls": len(calls), "jobs": sum(len(c.jobs) for c in calls),
+                "seconds": round(seconds, 3), "cpu_seconds": round(cpu, 3), "calls": len(calls),
+                "jobs": sum(len(c.jobs) for c in calls),
                 "work_vs_full_pass": round(work_vs_full_pass(calls, working.size), 4),
+                "batches": [len(b) for b in batches(calls, batch)],
                 "grouping": [[job.rule for job in call.jobs] for call in calls]})
             log(f"  room {number + 1}: {name}: {len(calls)} calls, work {rows[name][-1]['work_vs_full_pass']:.2f} "
-                f"full passes, {seconds:.1f}s")
+                f"full passes, {seconds:.1f}s ({cpu:.1f}s CPU)")
     summary = {name: {"seconds_per_room": round(statistics.fmean(r["seconds"] for r in got), 3),
+                      "cpu_seconds_per_room": round(statistics.fmean(r["cpu_seconds"] for r in got), 3),
                       "calls_per_room": statistics.fmean(r["calls"] for r in got),
                       "work_vs_full_pass": round(statistics.fmean(r["work_vs_full_pass"] for r in got), 4),
                       "per_room": got} for name, got in rows.items()}
@@ -116,17 +120,27 @@ def compare(inpainter: DiffusersInpainter, records: Sequence[ImageRecord], log: 
         "work_vs_full_pass": round(statistics.fmean(full_image_work(r) for r in records), 4),
         "note": "work only: its seconds are the inpainting baseline's naive_seconds"}
     default = summary[f"regional_d{DEFAULT_D:g}"]
+
+    def speedup(name: str, basis: str) -> float:
+        return round(summary[name][basis] / default[basis], 3)
+
     seconds = default["seconds_per_room"]
     return {
+        "inpaint_speedups_by_cpu_seconds": {
+            "vs_per_class_crops": speedup("per_class_crops", "cpu_seconds_per_room"),
+            "vs_per_instance_crops": speedup("per_instance_crops", "cpu_seconds_per_room"),
+            "batched_vs_unbatched": round(summary["per_instance_crops"]["cpu_seconds_per_room"]
+                                          / summary[f"per_instance_batch{BATCH}"]["cpu_seconds_per_room"], 3)},
         "inpaint_work_vs_full_pass": default["work_vs_full_pass"],
         "inpaint_speedup_vs_per_class_crops": round(summary["per_class_crops"]["seconds_per_room"] / seconds, 3),
         "inpaint_speedup_vs_per_instance_crops": round(
             summary["per_instance_crops"]["seconds_per_room"] / seconds, 3),
         "inpaint_frontier": [{"d": d, "work_vs_full_pass": summary[f"regional_d{d:g}"]["work_vs_full_pass"],
                               "seconds_per_room": summary[f"regional_d{d:g}"]["seconds_per_room"],
+                              "cpu_seconds_per_room": summary[f"regional_d{d:g}"]["cpu_seconds_per_room"],
                               "calls_per_room": summary[f"regional_d{d:g}"]["calls_per_room"]} for d in D_VALUES],
-        "inpaint_batched_speedup": round(summary["per_class_crops"]["seconds_per_room"]
-                                         / summary[f"per_class_batch{BATCH}"]["seconds_per_room"], 3),
+        "inpaint_batched_speedup_cpu": round(summary["per_instance_crops"]["seconds_per_room"]
+                                             / summary[f"per_instance_batch{BATCH}"]["seconds_per_room"], 3),
         "default": {"regional": True, "d": DEFAULT_D, "batch_size": 1},
         "modes": summary,
     }
@@ -180,6 +194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, help="diffusion steps (default: the profile's)")
     parser.add_argument("--threads", type=int, help="torch CPU threads")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--merge-into", type=Path, metavar="JSON",
+                        help="also add the inpaint keys to this results JSON (latest.json), marked as this run's")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -195,6 +211,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                    working_size=list(records[0].working.size), threads=torch.get_num_threads(), started=started,
                    command="python -m benchmarks.inpaint_modes " + " ".join(sys.argv[1:] if argv is None else argv))
     write_json(args.out, results)
+    if args.merge_into is not None:
+        import json
+
+        merged = json.loads(args.merge_into.read_text(encoding="utf-8"))
+        keys = [k for k in results if k.startswith("inpaint_") and k != "inpaint_speedup_vs_naive"]
+        merged.update({k: results[k] for k in keys})
+        merged["inpaint_modes_run"] = {"command": results["command"], "started": started, "results": str(args.out),
+                                       "note": "these inpaint_* keys come from this separate run (same generated "
+                                               "rooms, resized instead of restored); the rest from the run above"}
+        write_json(args.merge_into, merged)
     print({k: v for k, v in results.items() if k != "modes"})
     return 0
 

@@ -218,7 +218,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "inpaint_speedup_vs_naive": inpainting["speedup"],
         **{key: modes[key] for key in ("inpaint_work_vs_full_pass", "inpaint_speedup_vs_per_class_crops",
                                        "inpaint_speedup_vs_per_instance_crops", "inpaint_frontier",
-                                       "inpaint_batched_speedup")},
+                                       "inpaint_batched_speedup_cpu")},
         "overhead_fraction": batch["overhead_fraction"],
         "model_loads_per_batch": counts,
         "seconds_per_image": round(batch["wall"] / len(records), 3),

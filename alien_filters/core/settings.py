@@ -60,7 +60,7 @@ class InpaintSettings:
     mask_grow: int = 8
     mask_feather: int = 4
     crop_padding: int = 32
-    regional_min_scale: float = 0.8
+    regional_min_scale: float = 0.5
     """D: a regional call renders this job at no less than D x the scale of its own crop (core.call_groups)."""
 
     def __post_init__(self) -> None:

@@ -143,6 +143,7 @@ def inpaint_calls(inpainter: Any, image: Image.Image, calls: Sequence[InpaintCal
         generated = run_batch(inpainter.pipeline, image, batch, inpainter.device, on_step_end)
         for call, crop in zip(batch, generated, strict=True):
             image = paste_call(image, crop, call)
+            shared = "" if len(call.jobs) == 1 else f", Alien Filters call: {'+'.join(j.rule for j in call.jobs)}"
             for job in call.jobs:
-                infotexts[job.index] = inpainter.infotext(replace(job, seed=call.seed), call.size)
+                infotexts[job.index] = inpainter.infotext(replace(job, seed=call.seed), call.size) + shared
     return image, infotexts

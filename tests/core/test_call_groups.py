@@ -107,4 +107,4 @@ def test_work_in_full_image_equivalents():
 def test_d_is_a_bounded_setting():
     with pytest.raises(InvalidSettingError, match="regional_min_scale"):
         InpaintSettings(regional_min_scale=0.4)
-    assert InpaintSettings().regional_min_scale == 0.8
+    assert InpaintSettings().regional_min_scale == 0.5

@@ -138,6 +138,7 @@ def test_calls_keep_every_pixel_outside_their_masks(inpainter: DiffusersInpainte
     assert not np.array_equal(_pixels(result)[a.mask], _pixels(room)[a.mask])
     assert seen == [1] and set(infotexts) == {0, 1}
     assert "Seed: 1" in infotexts[1] and "Size: 64x48" in infotexts[1]  # the call's seed and size
+    assert infotexts[0].endswith("Alien Filters call: r0+r1")
 
 
 def test_a_weaker_region_is_held_at_its_noised_image_until_its_own_start(inpainter: DiffusersInpainter,

@@ -115,8 +115,14 @@ def test_standalone_result_png_carries_an_infotext_built_from_the_job(tmp_path, 
     assert outcome.status == "done", outcome.message
     params, record = read_png_info(Image.open(tmp_path / "out" / outcome.outputs["result"]))
     job = shown_job(params, record)
+    manifest = json.loads((tmp_path / "out" / outcome.outputs["manifest"]).read_text(encoding="utf-8"))
+    (call,) = [c for c in manifest["calls"]["calls"] if job["index"] in c["jobs"]]
     x0, y0, x1, y1 = job["box"]
-    assert_describes(params, job, model_size(x1 - x0, y1 - y0, 8, inpainter.model_size()), "DPM++ 2M")
+    if len(call["jobs"]) == 1:  # its own crop, as A1111's "only masked"
+        assert tuple(call["size"]) == model_size(x1 - x0, y1 - y0, 8, inpainter.model_size())
+    else:  # a regional call: the call's size and seed, and which rules shared it
+        assert params["Alien Filters call"] == "+".join(call["rules"])
+    assert_describes(params, {**job, "seed": call["seed"]}, tuple(call["size"]), "DPM++ 2M")
     assert params["Schedule type"] == "Uniform" and params["Model"] == "tiny-sd-inpainting"
     assert params["Model hash"] == hashlib.sha256(checkpoint.read_bytes()).hexdigest()[:10]
     assert all(each["infotext"] for each in record["jobs"])
