@@ -24,6 +24,9 @@ import requests
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[2]
+POLL_S = 120
+"""How long one status poll may take: on a shared 2-core machine under heavy load (load average above 20, other
+processes OOM-killed) a GET /alien/jobs/{id} answered after more than 30 s while Forge inpainted."""
 
 
 def free_port() -> int:
@@ -101,7 +104,7 @@ class ProgressWatcher:
 
     def _poll(self) -> None:
         while not self._stop.is_set():
-            self.seen.append(requests.get(self.url + "/sdapi/v1/progress", auth=self.auth, timeout=30).json())
+            self.seen.append(requests.get(self.url + "/sdapi/v1/progress", auth=self.auth, timeout=POLL_S).json())
             time.sleep(self.every)
 
     def __enter__(self) -> ProgressWatcher:
@@ -127,7 +130,7 @@ def wait_for_job(url: str, job_id: str, auth: tuple[str, str] | None = None, tim
     until = until or (lambda job: job["state"] not in ("queued", "running"))
     deadline = time.time() + timeout
     while True:
-        job = requests.get(f"{url}/alien/jobs/{job_id}", auth=auth, timeout=30).json()
+        job = requests.get(f"{url}/alien/jobs/{job_id}", auth=auth, timeout=POLL_S).json()
         if until(job):
             return job
         assert time.time() < deadline, job

@@ -21,6 +21,9 @@ whose one rule takes only the smallest class found in each image: the rest of th
 Themes here use 2 steps and CFG scale 1 (Forge then skips the unconditional pass): about 100 s per inpaint on 2
 shared cores with the full-size UNet; the whole suite takes about 18 minutes.
 
+Forge's built-in ControlNet guides one case: a full-size random-weight SD1.5 ControlNet (real_forge_controlnet.py;
+FORGE_CONTROLNET may name one already written, else the suite writes it: 700 MB, 90 s) in models/ControlNet.
+
 Restore is off in every case: Forge restores with SwinIR-L x4 even for a 2x step (about 450 s per image on 2
 CPU cores). With restore off the working image is the input itself (inputs are already at the working size), so
 the results can be compared pixel for pixel outside the inpainted masks.
@@ -35,10 +38,13 @@ import uuid
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 FORGE_DIR = os.environ.get("FORGE_DIR")
 FORGE_PYTHON = os.environ.get("FORGE_PYTHON")
 FORGE_CHECKPOINT = os.environ.get("FORGE_CHECKPOINT")
+FORGE_CONTROLNET = os.environ.get("FORGE_CONTROLNET")
+CONTROLNET = "control_v11p_sd15_canny"  # the model a theme's canny unit names by default (core.control)
 AUTH = ("alien", "s3cret")
 FLAGS = ["--skip-prepare-environment", "--skip-install", "--skip-torch-cuda-test", "--skip-version-check",
          "--skip-python-version-check", "--always-cpu", "--api", "--no-download-sd-model", "--disable-gpu-warning"]
@@ -152,11 +158,24 @@ def place_checkpoint(data: Path) -> Path:
     return target
 
 
+def place_controlnet(data: Path) -> Path:
+    """The random-weight ControlNet where Forge lists ControlNet models (models/ControlNet), as the canny default."""
+    target = data / "models" / "ControlNet" / f"{CONTROLNET}.safetensors"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if FORGE_CONTROLNET:
+        target.symlink_to(Path(FORGE_CONTROLNET).resolve())
+    else:
+        out = run([FORGE_PYTHON, ROOT / "tests" / "webui" / "real_forge_controlnet.py", FORGE_DIR, target])
+        print(out.stdout.strip())
+    return target
+
+
 @pytest.fixture(scope="module")
 def forge(tmp_path_factory):
     data = tmp_path_factory.mktemp("forge-data")
     source = committed_clone(tmp_path_factory.mktemp("source") / "alien-filters.git")
     place_checkpoint(data)
+    place_controlnet(data)
     with started_host(FORGE_PYTHON, FORGE_DIR, data, FLAGS, "forge-install.log") as url:
         message = install_from_url(url, source)
     print("Install from URL:", message)
@@ -184,8 +203,9 @@ def rooms(seeds: list[int]):
     return [room_image(seed, size=SIZE, n_objects=3)[0] for seed in seeds]
 
 
-def smallest_class_theme(url: str, images: list, **choices: str) -> str:
-    """An inline theme (JSON is YAML) whose one rule takes the smallest class a dry run finds in each image."""
+def smallest_class_theme(url: str, images: list, control: dict | None = None, **choices: str) -> str:
+    """An inline theme (JSON is YAML) whose one rule takes the smallest class a dry run finds in each image (with
+    ``control`` as the rule's ControlNet unit)."""
     from alien_filters.core.masks import rle_decode
 
     body = {"images": [b64_png(i) for i in images], "stages": {**NO_RESTORE, "inpaint": False}, **choices}
@@ -197,8 +217,9 @@ def smallest_class_theme(url: str, images: list, **choices: str) -> str:
         areas = {label: int(rle_decode(rle).sum()) for label, rle in r["manifest"]["masks"].items()}
         picked.add(min((area, label) for label, area in areas.items() if area > 0)[1])
     print("dry run picked", sorted(picked))
+    rule = {"name": "picked", "classes": sorted(picked), "prompt": "alien furniture", "control": control or False}
     return json.dumps({"name": "picked", "style_prompt": "alien hotel room", "defaults": {"steps": 2, "cfg_scale": 1.0},
-                       "rules": [{"name": "picked", "classes": sorted(picked), "prompt": "alien furniture"}]})
+                       "rules": [rule]})
 
 
 def assert_inpainted_part(before, after, manifest: dict) -> int:
@@ -262,8 +283,6 @@ def test_folder_job_through_img2img_with_progress(forge):
         manifest = json.loads((out / r["outputs"]["manifest"]).read_text())
         print("stage seconds:", manifest["timings"])
         assert manifest["models"]["inpaint"] == "webui-img2img" and manifest["options"]["segment"] is False
-        from PIL import Image
-
         result = Image.open(out / r["outputs"]["result"])
         assert_inpainted_part(images[Path(r["input"]).name], result, manifest)
     progress.assert_reported()
@@ -288,10 +307,45 @@ def test_cancel_a_folder_job(forge):
     assert job["state"] == "cancelled" and job["stopped_at"], job
     assert len([r for r in job["results"] if r["status"] == "done"]) < 3
     out = Path(job["output_folder"])
-    written = sorted(p.name for p in out.rglob("*") if p.is_file()) if out.exists() else []
+    # the stage cache (.alien-cache) may already hold the first image's restored copy: not a result
+    written = sorted(p.name for p in out.rglob("*") if p.is_file() and ".alien-cache" not in p.parts)
     done = [r for r in job["results"] if r["status"] == "done"]
     assert len([n for n in written if n.endswith(".png")]) == len(done), written  # no partial result
     assert not [n for n in written if n.endswith((".part", ".tmp"))], written
+
+
+def test_canny_control_runs_inside_forges_controlnet(forge):
+    """A rule asking for canny control: Forge's built-in ControlNet loads the model and patches the UNet for the job,
+    the infotext carries the unit, the manifest records it as applied, and with no finishing pass every pixel
+    outside the masks is unchanged."""
+    url, data = forge
+    image = rooms([13])[0]
+    theme = smallest_class_theme(url, [image], control={"kind": "canny"}, segmenter="boxes")
+    log_path = data / "webui.log"
+    seen = len(log_path.read_text(errors="replace"))
+    body = {"images": [b64_png(image)], "theme_yaml": theme, "seed": 4, "segmenter": "boxes", "stages": NO_RESTORE}
+    started = time.time()
+    response = requests.post(url + "/alien/process", json=body, auth=AUTH, timeout=900)
+    print(f"1 image with canny control through Forge's ControlNet: {time.time() - started:.1f} s")
+    assert response.status_code == 200, response.text
+    result = response.json()["images"][0]
+    assert result["status"] == "done", result["message"]
+    manifest = result["manifest"]
+    jobs = manifest["plan"]["jobs"]
+    records = manifest["control"]["jobs"]
+    print("control:", json.dumps(manifest["control"])[:1500])
+    assert [(r["applied"], r["kind"], r["model"]) for r in records] == [(True, "canny", CONTROLNET)] * len(jobs)
+    assert not (manifest.get("finish") or {}).get("applied"), manifest.get("finish")
+    log = log_path.read_text(errors="replace")[seen:]
+    model_file = data / "models" / "ControlNet" / f"{CONTROLNET}.safetensors"
+    assert log.count(f"Current ControlNet ControlNetPatcher: {model_file}") == len(jobs), log[-5000:]
+    assert log.count("ControlNet Method None patched.") == len(jobs), log[-5000:]  # in the UNet for sampling
+    assert "Traceback" not in log, log[-5000:]
+    after = b64_image(result["image"])
+    infotexts = [job["infotext"] for job in json.loads(after.text["alien_filters"])["jobs"]]
+    assert len(infotexts) == len(jobs) and all(f'ControlNet 0: "Module: None, Model: {CONTROLNET} [' in text
+                                               for text in infotexts), infotexts
+    assert_inpainted_part(image, after, manifest)
 
 
 @pytest.mark.browser
