@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,8 @@ StageBuilder = Callable[[], Stages]
 """Builds the stages inside an actor; pickled to every node, so a module-level class or function."""
 
 RETRIED = "finished by an earlier attempt of this run (its worker was lost before it reported)"
-ROW_FIELDS = ("index", "status", "outputs", "message", "seconds", "restore_fallback", "timings", "node", "pid")
+ROW_FIELDS = ("index", "status", "outputs", "message", "seconds", "restore_fallback", "timings", "node", "pid",
+              "actor_init_s", "actor_ready_at")
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ class ImageWorker:
 
     def __init__(self, builder: StageBuilder, theme: Theme, settings: BatchSettings, settings_hash: str,
                  stage_names: dict[str, str | None], threads: int = 1) -> None:
+        start = time.perf_counter()
         import ray
         import torch
 
@@ -70,6 +73,9 @@ class ImageWorker:
         self.settings_hash = settings_hash
         self.node = ray.get_runtime_context().get_node_id()
         self.pid = os.getpid()
+        self.init_seconds = time.perf_counter() - start
+        """Imports, stage building and eager model loads: the actor's start-up, before its first image."""
+        self.ready_at = time.time()
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list[Any]]:
         rows: dict[str, list[Any]] = {name: [] for name in ROW_FIELDS}
@@ -77,7 +83,8 @@ class ImageWorker:
             timings: dict[str, float] = {}
             outcome = self._one(InputItem(Path(str(path)), str(rel_stem)), timings)
             values = (int(index), outcome.status.value, json.dumps(outcome.outputs), outcome.message,
-                      outcome.seconds, outcome.restore_fallback or "", json.dumps(timings), self.node, self.pid)
+                      outcome.seconds, outcome.restore_fallback or "", json.dumps(timings), self.node, self.pid,
+                      self.init_seconds, self.ready_at)
             for name, value in zip(ROW_FIELDS, values, strict=True):
                 rows[name].append(value)
         return rows

@@ -108,7 +108,8 @@ class RayBatch:
                                   json.loads(row["outputs"]), row["message"], float(row["seconds"]),
                                   row["restore_fallback"] or None)
             decided[index] = outcome
-            report.placements.append(Placement(outcome.input, str(row["node"]), int(row["pid"])))
+            report.placements.append(Placement(outcome.input, str(row["node"]), int(row["pid"]),
+                                               float(row["actor_init_s"]), float(row["actor_ready_at"])))
             for stage, seconds in json.loads(row["timings"]).items():
                 report.stage_seconds[stage] = report.stage_seconds.get(stage, 0.0) + seconds
             bar.add(outcome.status)

@@ -10,11 +10,14 @@ from ..batch.runner import BatchReport
 
 @dataclass(frozen=True)
 class Placement:
-    """Where an image ran: the Ray node id and the actor's process id."""
+    """Where an image ran: the Ray node id and the actor's process id, with the actor's start-up seconds and the
+    wall-clock time (``time.time()``) it was ready."""
 
     input: str
     node: str
     pid: int
+    actor_init_s: float = 0.0
+    actor_ready_at: float = 0.0
 
 
 @dataclass

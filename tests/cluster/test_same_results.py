@@ -82,6 +82,7 @@ def test_ray_writes_the_files_the_local_batch_writes(tmp_path, models, ray_addre
     report, local_report = (json.loads((folder / REPORT_NAME).read_text()) for folder in (ray_out, local))
     assert report["counts"] == local_report["counts"] == {**local_report["counts"], "done": 4}
     assert len(report["ray"]["placements"]) == 4 and report["ray"]["actors"] == 2
+    assert all(p["actor_init_s"] > 0 and p["actor_ready_at"] > 0 for p in report["ray"]["placements"])
     assert snapshot(src) == before
 
     again = cli.main(["process", *common, "--out", str(ray_out), "--ray", ray_address])
