@@ -101,8 +101,17 @@ class RayBatch:
 
     def _dispatch(self, pending: dict[int, PendingItem], settings_hash: str, report: ClusterReport,
                   decided: dict[int, ItemOutcome], bar: ClusterProgress) -> None:
-        """Stream the pending images through the actor pool, collecting each outcome as it arrives."""
-        for row in self._dataset(pending, settings_hash).iter_rows():
+        """Stream the pending images through the actor pool, collecting each outcome as it arrives. Leaving early
+        (a stop) closes the stream, which shuts the execution and its actors down, also on a Ray that stays up."""
+        rows = iter(self._dataset(pending, settings_hash).iter_rows())  # a generator: close() ends the execution
+        try:
+            self._collect(rows, pending, report, decided, bar)
+        finally:
+            rows.close()
+
+    def _collect(self, rows: Any, pending: dict[int, PendingItem], report: ClusterReport,
+                 decided: dict[int, ItemOutcome], bar: ClusterProgress) -> None:
+        for row in rows:
             index = int(row["index"])
             outcome = ItemOutcome(str(pending[index].item.path), ImageStatus(row["status"]),
                                   json.loads(row["outputs"]), row["message"], float(row["seconds"]),

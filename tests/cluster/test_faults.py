@@ -135,3 +135,23 @@ def test_bad_images_fail_alone_with_the_local_batch_reasons(tmp_path, ray_addres
     same_files(tmp_path / "ray", tmp_path / "local")
     assert snapshot(src) == before
     assert RETRIED not in {o.message for o in ray_run.outcomes}
+
+
+def test_a_stop_on_the_driver_ends_the_run_there_and_the_next_resumes(tmp_path, rooms, reference, ray_address):
+    """Ctrl-C's first press: the driver stops after the next finished image and its actors stop with it (on a Ray
+    that stays up), the report says what was left, and the next run finishes the rest."""
+    out = tmp_path / "out"
+    builder = DoubleStages(delay=0.3)
+    stopped = RayBatch(builder(), builder, get_theme("alien"), BatchSettings(out_dir=out, seed=SEED),
+                       RayOptions(address=ray_address, actors=2), stop_after_image=lambda: True,
+                       show_progress=False).run([rooms])
+    assert stopped.interrupted and "not finished" in stopped.stopped_at, stopped.summary()
+    finished = len(checked_manifests(out))
+    time.sleep(3)  # actors still running would finish more images meanwhile
+    assert len(checked_manifests(out)) == finished < IMAGES
+    assert json.loads((out / REPORT_NAME).read_text())["interrupted"] is True
+
+    again = RayBatch(builder(), builder, get_theme("alien"), BatchSettings(out_dir=out, seed=SEED),
+                     RayOptions(address=ray_address, actors=2), show_progress=False).run([rooms])
+    assert again.counts()["skipped"] == finished and again.counts()["done"] == IMAGES - finished
+    same_files(out, reference)
