@@ -94,10 +94,27 @@ class RayBatch:
                 if pending:
                     with ray_session(self.options) as address:
                         report.address = address
-                        self._dispatch(pending, settings_hash, report, decided, bar)
+                        self._dispatch_or_record(pending, settings_hash, report, decided, bar)
             report.outcomes = [decided[i] for i in sorted(decided)]
             self.runner.write_report(report, start)
         return report
+
+    def _dispatch_or_record(self, pending: dict[int, PendingItem], settings_hash: str, report: ClusterReport,
+                            decided: dict[int, ItemOutcome], bar: ClusterProgress) -> None:
+        """:meth:`_dispatch`; when the pool itself fails (an actor that cannot start: another library version on a
+        node, a model its node lacks), every image it did not finish is failed with that reason and the report
+        is still written."""
+        from ray.exceptions import RayError
+
+        try:
+            self._dispatch(pending, settings_hash, report, decided, bar)
+        except RayError as exc:
+            lines = [line for line in str(exc).splitlines() if line.strip()]
+            reason = "the Ray pool failed: " + (lines[-1].strip() if lines else type(exc).__name__)
+            for index, item in pending.items():
+                if index not in decided:
+                    decided[index] = ItemOutcome(str(item.item.path), ImageStatus.FAILED, message=reason)
+                    bar.add(ImageStatus.FAILED)
 
     def _dispatch(self, pending: dict[int, PendingItem], settings_hash: str, report: ClusterReport,
                   decided: dict[int, ItemOutcome], bar: ClusterProgress) -> None:

@@ -26,7 +26,7 @@ from alien_filters.cluster.ray_pipeline import RayBatch  # noqa: E402
 from alien_filters.themes import get_theme  # noqa: E402
 from tests.support.bad_inputs import CASES, checked_manifests, snapshot  # noqa: E402
 from tests.support.ray_driver import SEED  # noqa: E402
-from tests.support.ray_stages import DoubleStages  # noqa: E402
+from tests.support.ray_stages import DoubleStages, OtherStages  # noqa: E402
 from tests.support.rooms import room_image  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -155,3 +155,16 @@ def test_a_stop_on_the_driver_ends_the_run_there_and_the_next_resumes(tmp_path, 
                      RayOptions(address=ray_address, actors=2), show_progress=False).run([rooms])
     assert again.counts()["skipped"] == finished and again.counts()["done"] == IMAGES - finished
     same_files(out, reference)
+
+
+def test_a_pool_that_cannot_start_fails_its_images_with_the_reason(tmp_path, rooms, ray_address):
+    """An actor whose stages are named otherwise than the driver's refuses to start; the run ends with every image
+    failed with that reason, and the report is written."""
+    out = tmp_path / "out"
+    report = RayBatch(DoubleStages()(), OtherStages(), get_theme("alien"), BatchSettings(out_dir=out, seed=SEED),
+                      RayOptions(address=ray_address, actors=1), show_progress=False).run([rooms])
+    assert report.counts()["failed"] == IMAGES and report.counts()["done"] == 0
+    reasons = {reason for _, reason in report.failures()}
+    assert len(reasons) == 1 and "another-tagger" in reasons.pop()
+    assert json.loads((out / REPORT_NAME).read_text())["counts"]["failed"] == IMAGES
+    assert not checked_manifests(out)

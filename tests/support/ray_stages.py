@@ -52,3 +52,13 @@ class DoubleStages:
         inpainter = KillingInpainter(delay=self.delay, marker=str(self.marker) if self.marker else None,
                                      kill_at=self.kill_at)
         return Stages(ResizeRestorer(), ColourTagger(), ColourSegmenter(), inpainter)
+
+
+@dataclass(frozen=True)
+class OtherStages(DoubleStages):
+    """The doubles with another tagger name: what a node with other library versions would build."""
+
+    def __call__(self) -> Stages:
+        stages = super().__call__()
+        stages.tagger.name = "another-tagger"
+        return stages
