@@ -56,7 +56,7 @@ class StagesDiffer(RuntimeError):
 
 
 class ImageWorker:
-    """``map_batches`` callable: rows of (index, path, rel_stem, sha256) in, one outcome row per image out."""
+    """``map_batches`` callable: rows of (index, path, rel_stem) in, one outcome row per image out."""
 
     def __init__(self, builder: StageBuilder, theme: Theme, settings: BatchSettings, settings_hash: str,
                  stage_names: dict[str, str | None], threads: int = 1) -> None:
