@@ -48,11 +48,13 @@ def with_params(infotext: str, params: Mapping[str, object]) -> str:
 
 def png_text(result: ImageResult) -> dict[str, str]:
     """The text chunks of a result PNG: ``parameters`` (the infotext of the largest job that generated something,
-    none when no job did) and ``alien_filters`` (JSON of every job of the plan with its infotext or null)."""
+    none when no job did) and ``alien_filters`` (JSON of every job of the plan with its ControlNet unit and its
+    infotext or null, and the finishing pass's infotext when it ran)."""
     jobs = result.plan.jobs
     texts = dict(enumerate(result.infotexts))
     areas = [masks.area_fraction(job.mask) for job in jobs]
     described = [i for i in range(len(jobs)) if texts.get(i)]
+    controls = result.control.records if result.control else [None] * len(jobs)
     shown = max(described, key=lambda i: areas[i]) if described else None  # the first of equals wins
     chunks: dict[str, str] = {}
     if shown is not None:
@@ -72,8 +74,11 @@ def png_text(result: ImageResult) -> dict[str, str]:
             "settings": job.settings.to_dict(),
             "box": list(job.box),
             "area": round(area, 6),
+            **({"control": controls[i]} if controls[i] else {}),
             "infotext": texts.get(i),
         } for i, (job, area) in enumerate(zip(jobs, areas, strict=True))],
+        **({"finish": {"infotext": result.finish.get("infotext")}} if result.finish and result.finish["applied"]
+           else {}),
     }
     chunks[JOBS_CHUNK] = json.dumps(record, ensure_ascii=False)
     return chunks

@@ -67,3 +67,15 @@ def test_a_unit_that_did_not_run_is_said_once_and_the_finish_is_recorded(tmp_pat
     assert finish["applied"] is True and finish["denoising_strength"] == 0.2 and finish["steps"] == 3
     assert finish["control"]["applied"] is True and finish["prompt"] == "dungeon" and finish["infotext"]
     assert "finish" in manifest["timings"]
+
+
+def test_the_result_png_carries_each_units_record_and_the_finish(tmp_path):
+    theme = THEME + "finish: {denoising_strength: 0.2, steps: 3}\n"
+    rooms = tmp_path / "rooms"
+    write_rooms(rooms, 1, nested=False)
+    stages = Stages(ResizeRestorer(), ColourTagger(), ColourSegmenter(), GuidedInpainter())
+    BatchRunner(stages, parse_theme(theme), BatchSettings(out_dir=tmp_path / "out", seed=3)).run([rooms])
+    record = json.loads(Image.open(tmp_path / "out" / "room_000.png").text["alien_filters"])
+    (job,) = record["jobs"]
+    assert job["control"]["kind"] == "canny" and job["control"]["applied"] is True
+    assert record["finish"] == {"infotext": "finish\nSteps: 3"}
