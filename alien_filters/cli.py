@@ -17,6 +17,7 @@ from .cluster.cli_args import add_ray_args, ray_batch, ray_options
 from .cluster.options import InvalidRayOptions, RayUnavailable
 from .core.pipeline import PipelineOptions, StageMissing, required_stages
 from .core.sizing import WorkingSize
+from .core.theme import without_control
 from .models.download import DownloadError
 from .report.cli import add_parser as add_report_parser
 from .themes import ThemeError, get_theme, load_catalog, load_theme
@@ -70,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     process.add_argument("--no-cache", action="store_true", help="do not reuse cached restore/tag/segment results")
     process.add_argument("--captions", action="store_true",
                          help="also caption each image with BLIP: NAME.caption (one line) and the manifest's tags")
+    process.add_argument("--no-control", action="store_true",
+                         help="run without the theme's structure guidance (no ControlNet unit, nothing downloaded "
+                              "for it)")
     process.add_argument("--regional", action=argparse.BooleanOptionalAction, default=None,
                          help="merge overlapping jobs into regional diffusion calls, or not (default: the theme's "
                               "regional, itself true by default)")
@@ -167,6 +171,8 @@ def cmd_process(args: argparse.Namespace) -> int:
     except ThemeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if args.no_control:
+        theme = without_control(theme)
     options = PipelineOptions(
         restore=not args.no_restore and args.restorer != "none",
         segment=not args.no_segment,

@@ -153,3 +153,10 @@ def with_canonical_classes(theme: Theme, vocabulary: Vocabulary) -> Theme:
         names = dict.fromkeys(vocabulary.canonical(c) or c for c in rule.classes)
         rules.append(replace(rule, classes=tuple(names)))
     return replace(theme, rules=tuple(rules))
+
+
+def without_control(theme: Theme) -> Theme:
+    """A copy of ``theme`` with no structure guidance: no rule's ControlNet unit, none on the finishing pass (which
+    stays as the theme has it). Its hash differs from the theme's, so a batch tells the two runs apart."""
+    finish = replace(theme.finish, control=None) if theme.finish is not None else None
+    return replace(theme, control=None, finish=finish, rules=tuple(replace(r, control=None) for r in theme.rules))

@@ -71,3 +71,29 @@ def test_guided_process_records_each_unit_offline(tmp_path, setup):
     working = np.asarray(Image.open(out / "room_000.png"))
     assert working.shape[:2] == tuple(reversed(manifest["working_size"]))
     assert Image.open(out / "room_000.preview.jpg").width > 0
+
+
+def test_no_control_plans_no_unit_and_is_another_setting(tmp_path, setup):
+    models, _ = setup
+    names = load_vocabulary().class_names()
+    (tmp_path / "themes").mkdir()
+    (tmp_path / "themes" / "guided.yaml").write_text(_theme(names[:3], names[3:]))
+    src = tmp_path / "photos"
+    write_rooms(src, 1, nested=False)
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+           "HOME": "/nonexistent"}
+    manifests = {}
+    for flags in ([], ["--no-control"]):
+        out = tmp_path / ("plain" if flags else "guided")
+        result = subprocess.run(
+            [sys.executable, "-m", "alien_filters", "process", str(src), "--dry-run", "--out", str(out), "--theme",
+             "guided", "--themes-dir", str(tmp_path / "themes"), "--models-dir", str(models), "--offline",
+             "--device", "cpu", "--detector", "owlvit", "--no-restore", "--segmenter", "boxes", "--seed", "3",
+             *flags], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+        assert result.returncode == 0, result.stderr
+        manifests[bool(flags)] = json.loads((out / "room_000.json").read_text())
+    guided, plain = manifests[False], manifests[True]
+    assert guided["plan"]["jobs"] and all("control" in job for job in guided["plan"]["jobs"])
+    assert [j["rule"] for j in plain["plan"]["jobs"]] == [j["rule"] for j in guided["plan"]["jobs"]]
+    assert not any("control" in job for job in plain["plan"]["jobs"])
+    assert plain["theme"]["hash"] != guided["theme"]["hash"]
