@@ -18,7 +18,8 @@ from benchmarks.instrument import ForwardTimer, PeakRss
 from benchmarks.scenes import LAYOUT, room_scene, scale_objects
 
 REQUIRED = ("segmentation_speedup_vs_amg", "inpaint_speedup_vs_naive", "overhead_fraction", "model_loads_per_batch",
-            "seconds_per_image", "machine", "stages")
+            "seconds_per_image", "machine", "stages", "inpaint_work_vs_full_pass", "inpaint_speedup_vs_per_class_crops",
+            "inpaint_speedup_vs_per_instance_crops", "inpaint_frontier")
 MODELS = {"swinir_x2", "owlvit_base", "clip_vit_b32", "sam_vit_b", "sd_inpainting"}
 
 
@@ -117,3 +118,18 @@ def test_peak_rss_sees_a_large_allocation():
 def test_bad_counts_are_refused(tmp_path: Path):
     with pytest.raises(SystemExit, match="--count must be at least 1"):
         bench.choose_profile(bench.parse_args(["--count", "0"]))
+
+
+def test_tiny_run_compares_the_inpainting_modes_on_the_same_rooms(tiny_run):
+    results, report = tiny_run
+    modes = results["baselines"]["inpaint_modes"]
+    work = {name: row["work_vs_full_pass"] for name, row in modes.items() if name != "default"}
+    assert work["per_instance_crops"] > work["per_class_crops"] > 0  # 14 instances, 9 classes
+    assert work["full_image_per_instance"] > work["per_instance_crops"]
+    frontier = [point["work_vs_full_pass"] for point in results["inpaint_frontier"]]
+    assert [point["d"] for point in results["inpaint_frontier"]] == [1.0, 0.8, 0.5]
+    assert frontier == sorted(frontier, reverse=True) and frontier[0] <= work["per_class_crops"]
+    assert results["inpaint_work_vs_full_pass"] == modes[f"regional_d{modes['default']['d']:g}"]["work_vs_full_pass"]
+    for name in ("per_class_crops", "per_instance_crops", "regional_d0.5"):
+        assert all(row["seconds"] > 0 and row["calls"] >= 1 for row in modes[name]["per_room"])
+    assert "regional D=0.5" in report

@@ -88,6 +88,10 @@ def test_dry_run_then_full_run_through_the_command_line(tmp_path, models, checkp
         assert result.shape == (704, 512, 3)
         for job in manifest["plan"]["jobs"]:
             assert job["prompt"].endswith("emerald dungeon") and job["settings"]["steps"] == 2
+        calls = manifest["calls"]  # the stand-alone inpainter groups the jobs into calls (regional by default)
+        assert calls["regional"] is True and calls["batch_size"] == 1 and calls["work_vs_full_pass"] > 0
+        grouped = sorted(i for call in calls["calls"] for i in call["jobs"])
+        assert grouped == [job["index"] for job in manifest["plan"]["jobs"]]
     assert {p: p.read_bytes() for p in originals} == originals
 
     again = cli("process", src, "--checkpoint", checkpoint, *common)
