@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -13,8 +15,11 @@ from alien_filters.core.call_groups import (
     schedule_key,
     work_vs_full_pass,
 )
-from alien_filters.core.contracts import InpaintJob
+from alien_filters.core.contracts import InpaintJob, ProgressEvent
+from alien_filters.core.pipeline import Pipeline, PipelineOptions, Stages
 from alien_filters.core.settings import InpaintSettings, InvalidSettingError
+from tests.support.doubles import ColourSegmenter, ColourTagger, PaintInpainter, ResizeRestorer
+from tests.support.rooms import room_image
 
 SIZE = (704, 512)
 SIDE = 512
@@ -108,3 +113,46 @@ def test_d_is_a_bounded_setting():
     with pytest.raises(InvalidSettingError, match="regional_min_scale"):
         InpaintSettings(regional_min_scale=0.4)
     assert InpaintSettings().regional_min_scale == 0.5
+
+
+@dataclasses.dataclass
+class CallingPainter(PaintInpainter):
+    """PaintInpainter that takes planned calls, painting each call's jobs in order, and keeps what it was handed."""
+
+    name: str = "calling-painter-double"
+    handed: list[tuple[list[list[int]], int]] = dataclasses.field(default_factory=list)
+
+    def model_size(self) -> int:
+        return 512
+
+    def default_batch_size(self) -> int:
+        return 3
+
+    def inpaint_calls(self, image, calls, batch_size, before_batch):
+        self.handed.append(([[job.index for job in call.jobs] for call in calls], batch_size))
+        for batch in batches(calls, batch_size):
+            before_batch(batch)
+            for call in batch:
+                for job in call.jobs:
+                    image = self.inpaint(image, job)
+        return image, {job.index: f"{job.rule}\nSteps: 1" for call in calls for job in call.jobs}
+
+
+@pytest.mark.parametrize(("theme_regional", "option", "merged"), [
+    (True, None, True), (False, None, False), (True, False, False), (False, True, True)])
+def test_the_pipeline_groups_jobs_as_the_theme_or_the_run_says(alien_theme, theme_regional, option, merged):
+    image = room_image(4, size=(320, 240), n_objects=6)[0]
+    theme = dataclasses.replace(alien_theme, regional=theme_regional)
+    painter = CallingPainter()
+    events: list[ProgressEvent] = []
+    options = PipelineOptions(regional=option, inpaint_batch_size=0 if option is None else 2)
+    result = Pipeline(Stages(ResizeRestorer(), ColourTagger(), ColourSegmenter(), painter), theme, options,
+                      progress=events.append).run(image, "sha", seed=1)
+    [(grouping, batch_size)] = painter.handed
+    jobs = [job.index for job in result.plan.jobs]
+    assert sorted(i for call in grouping for i in call) == jobs and len(jobs) >= 3
+    assert batch_size == (3 if option is None else 2)
+    assert (len(grouping) < len(jobs)) is merged and result.calls["regional"] is merged
+    assert [call["jobs"] for call in result.calls["calls"]] == grouping
+    assert result.infotexts == [f"{job.rule}\nSteps: 1" for job in result.plan.jobs]
+    assert sorted(e.index for e in events if e.kind == "job") == jobs
