@@ -267,3 +267,19 @@ def test_relative_folders_are_looked_up_in_every_root(client, root):
     assert Path(job["folder"]) == inputs / "rooms" and Path(job["output_folder"]) == outputs / "themed" / "rooms"
     assert sorted(p.name for p in (outputs / "themed" / "rooms").glob("*.png")) == ["room_000.png", "room_001.png"]
     assert_json_error(client.post("/alien/process", json={"folder": "rooms/../../secret"}), 403, "'..'")
+
+
+def test_control_false_plans_no_controlnet_unit(client):
+    image, _ = room_image(3, size=(192, 160), n_objects=3)
+    theme = ("name: guided\ncontrol: {kind: canny}\n"
+             "rules:\n  - {classes: [bed, window, door, table, lamp, chair, sofa, wardrobe], prompt: stone}\n")
+    plans = {}
+    for control in (True, False):
+        response = client.post("/alien/process", json={"images": [b64_png(image)], "theme_yaml": theme,
+                                                       "control": control, "stages": {"inpaint": False}})
+        assert response.status_code == 200, response.text
+        plans[control] = response.json()["images"][0]["manifest"]["plan"]["jobs"]
+    assert plans[True] and all(job["control"]["kind"] == "canny" for job in plans[True])
+    assert [j["rule"] for j in plans[False]] == [j["rule"] for j in plans[True]]
+    assert not any("control" in job for job in plans[False])
+    assert client.post("/alien/process", json={"images": [b64_png(image)], "control": "no"}).status_code == 422

@@ -25,6 +25,7 @@ from ...batch.imageio import ImageLoadError
 from ...core.infotext import png_text
 from ...core.pipeline import PipelineOptions
 from ...core.run_options import InvalidChoiceError, StageChoices, with_overrides
+from ...core.theme import without_control
 from ...themes import ThemeError, UnknownThemeError
 from .. import console
 from ..jobs import Job
@@ -107,6 +108,8 @@ class AlienApi:
             theme = self.service.theme(req.theme, req.theme_yaml)
             overrides = {k: v for k, v in dump(req.overrides).items() if v is not None} if req.overrides else {}
             theme = with_overrides(theme, overrides)
+            if not req.control:
+                theme = without_control(theme)
         except UnknownThemeError as exc:
             raise ApiError(404, str(exc)) from None
         except (ThemeError, ValueError) as exc:

@@ -80,6 +80,8 @@ class ProcessRequest(StrictModel):
     segmenter: StrictStr | None = Field(None, description=f"Segmenter: {_listed(StageChoices.SEGMENTERS)}")
     captions: StrictBool = Field(False, description="Also caption each image with the WebUI's BLIP (needs tag on): "
                                  "the manifest's tags.caption, and a NAME.caption file in folder jobs")
+    control: StrictBool = Field(True, description="Run the theme's structure guidance (its rules' ControlNet units); "
+                                "false: none (as process --no-control)")
     regional: StrictBool | None = Field(
         None, description="Merge overlapping jobs into regional diffusion calls; default: the theme's regional. Only "
         "the stand-alone diffusers inpainter merges: the WebUI's img2img makes one call per job (the manifest's "
