@@ -89,7 +89,8 @@ def test_dry_run_then_full_run_through_the_command_line(tmp_path, models, checkp
         for job in manifest["plan"]["jobs"]:
             assert job["prompt"].endswith("emerald dungeon") and job["settings"]["steps"] == 2
         calls = manifest["calls"]  # the stand-alone inpainter groups the jobs into calls (regional by default)
-        assert calls["regional"] is True and calls["batch_size"] == 1 and calls["work_vs_full_pass"] > 0
+        assert calls["regional"] is True and calls["batch_size"] == 1
+        assert (calls["work_vs_full_pass"] > 0) == bool(manifest["plan"]["jobs"])
         grouped = sorted(i for call in calls["calls"] for i in call["jobs"])
         assert grouped == [job["index"] for job in manifest["plan"]["jobs"]]
     assert {p: p.read_bytes() for p in originals} == originals
