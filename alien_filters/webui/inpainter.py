@@ -70,23 +70,35 @@ class WebUIInpainter:
         box = clamp_box(job.box, *image.size)
         width, height = self.processing_size(box)
         mask = Image.fromarray(np.asarray(job.mask, dtype=np.uint8) * 255, mode="L")
-        p = processing.StableDiffusionProcessingImg2Img(
-            init_images=[image.convert("RGB")],
+        return self._img2img(
+            image, job.prompt, job.negative_prompt, (width, height), seed=job.seed, steps=settings.steps,
+            cfg_scale=settings.cfg_scale, denoising_strength=settings.denoising_strength,
+            override_settings={"overlay_inpaint": True, "img2img_color_correction": False},
             mask=mask,
-            prompt=job.prompt,
-            negative_prompt=job.negative_prompt,
             mask_blur=int(settings.mask_feather),
             inpainting_fill=1,
             inpaint_full_res=True,
             inpaint_full_res_padding=int(settings.crop_padding),
             inpainting_mask_invert=0,
+        )
+
+    def _img2img(self, image: Image.Image, prompt: str, negative_prompt: str, size: tuple[int, int], *, seed: int,
+                 steps: int, cfg_scale: float, denoising_strength: float, override_settings: dict[str, object],
+                 **inpaint_fields: object) -> processing.StableDiffusionProcessingImg2Img:
+        """One img2img processing of ``image`` with the sampler and scheduler of Settings, nothing saved, and no
+        script (``is_api``, ``scripts=None``); ``inpaint_fields`` add the mask and its handling for a job."""
+        width, height = size
+        p = processing.StableDiffusionProcessingImg2Img(
+            init_images=[image.convert("RGB")],
+            prompt=prompt,
+            negative_prompt=negative_prompt,
             resize_mode=0,
-            denoising_strength=float(settings.denoising_strength),
-            steps=int(settings.steps),
-            cfg_scale=float(settings.cfg_scale),
+            denoising_strength=float(denoising_strength),
+            steps=int(steps),
+            cfg_scale=float(cfg_scale),
             sampler_name=self.sampler(),
             scheduler=self.scheduler(),
-            seed=int(job.seed),
+            seed=int(seed),
             subseed=-1,
             subseed_strength=0,
             batch_size=1,
@@ -95,8 +107,9 @@ class WebUIInpainter:
             height=height,
             do_not_save_samples=True,
             do_not_save_grid=True,
-            override_settings={"overlay_inpaint": True, "img2img_color_correction": False},
+            override_settings=override_settings,
             outpath_samples=shared.opts.outdir_img2img_samples,
+            **inpaint_fields,
         )
         p.is_api = True
         p.scripts = None
@@ -131,30 +144,10 @@ class WebUIInpainter:
         resized back when that differs), at ``job.spec``'s denoising strength and steps, with ``job.control``'s
         unit on ``job.control_image`` when given; the result and the WebUI's infotext."""
         width, height = (max(MIN_SIDE, int(round(side / 8)) * 8) for side in image.size)
-        p = processing.StableDiffusionProcessingImg2Img(
-            init_images=[image.convert("RGB")],
-            prompt=job.prompt,
-            negative_prompt=job.negative_prompt,
-            resize_mode=0,
-            denoising_strength=float(job.spec.denoising_strength),
-            steps=int(job.spec.steps),
-            cfg_scale=float(job.cfg_scale),
-            sampler_name=self.sampler(),
-            scheduler=self.scheduler(),
-            seed=int(job.seed),
-            subseed=-1,
-            subseed_strength=0,
-            batch_size=1,
-            n_iter=1,
-            width=width,
-            height=height,
-            do_not_save_samples=True,
-            do_not_save_grid=True,
-            override_settings={"img2img_color_correction": False},
-            outpath_samples=shared.opts.outdir_img2img_samples,
-        )
-        p.is_api = True
-        p.scripts = None
+        p = self._img2img(image, job.prompt, job.negative_prompt, (width, height), seed=job.seed,
+                          steps=job.spec.steps, cfg_scale=job.cfg_scale,
+                          denoising_strength=job.spec.denoising_strength,
+                          override_settings={"img2img_color_correction": False})
         processed = self._generate(p, job.control, job.control_image, "finishing pass",
                                    "Alien Filters: finishing pass")
         first = processed.index_of_first_image
