@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -24,18 +24,11 @@ from alien_filters.stages.controlnet import ControlNets
 from alien_filters.stages.inpaint_diffusers import LOAD_NAME, DiffusersInpainter
 from tests.support.builders_control import write_tiny_controlnet, write_tiny_dpt
 from tests.support.builders_diffusion import write_tiny_inpaint_checkpoint
+from tests.support.torch_threads import one_torch_thread  # noqa: F401 (autouse fixture)
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 CANNY = ControlSpec("canny", weight=1.0)
 SETTINGS = InpaintSettings(denoising_strength=1.0, steps=2, cfg_scale=7.0, mask_feather=3)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

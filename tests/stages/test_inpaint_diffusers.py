@@ -6,11 +6,9 @@ import hashlib
 import os
 import re
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from alien_filters.core.contracts import Inpainter, InpaintJob, Releasable
@@ -18,19 +16,11 @@ from alien_filters.core.pipeline import Interrupted
 from alien_filters.core.settings import InpaintSettings
 from alien_filters.stages.inpaint_diffusers import DiffusersInpainter, InpaintCheckpointError
 from tests.support.builders_diffusion import single_file_config_dir, write_tiny_inpaint_checkpoint
+from tests.support.torch_threads import one_torch_thread  # noqa: F401 (autouse fixture)
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 
 SETTINGS = InpaintSettings(denoising_strength=1.0, steps=2, cfg_scale=7.0, mask_feather=3)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """Tiny models run fastest on one thread; two threads crawl when other jobs share the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

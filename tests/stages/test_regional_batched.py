@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Iterator
-
 import numpy as np
 import pytest
 import torch
@@ -17,18 +15,11 @@ from alien_filters.stages.batched_inpaint import paste_call, run_batch
 from alien_filters.stages.inpaint_diffusers import DiffusersInpainter
 from alien_filters.stages.regional_attention import TEXT_TOKENS, RegionalAttnProcessor, RegionWeights
 from tests.support.builders_diffusion import write_tiny_inpaint_checkpoint
+from tests.support.torch_threads import one_torch_thread  # noqa: F401 (autouse fixture)
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 SETTINGS = InpaintSettings(denoising_strength=0.75, steps=4, cfg_scale=7.0, mask_feather=3)
 SHAPE = (96, 128)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
