@@ -20,6 +20,7 @@ from ..batch.imageio import DEFAULT_MAX_PIXELS, ImageLoadError, load_image, sha2
 from ..batch.manifest import FORMAT as MANIFEST_FORMAT
 from ..core.cache import cache_key
 from ..core.contracts import Tagger, Tags
+from ..core.pipeline import StageMissing
 from ..core.sizing import WorkingSize
 from .embed import Embedder, decode_embedding, encode_embedding
 
@@ -238,7 +239,7 @@ def _run(what: str, fn: Callable[[], T]) -> T:
     """Run a model call; its failure on one image becomes that image's problem, never the end of the report."""
     try:
         return fn()
-    except StageUnavailable:
+    except (StageUnavailable, StageMissing):  # no image can get through: stop with the reason
         raise
     except Exception as exc:  # a model failing on one image must not stop a report over thousands
         raise _StageError(f"{what} failed: {type(exc).__name__}: {exc}") from exc

@@ -11,7 +11,13 @@ from __future__ import annotations
 from modules import shared
 from PIL import Image
 
+from ..core.pipeline import StageMissing
 from . import runtime
+
+
+class CaptionerUnavailable(StageMissing):
+    """The WebUI's interrogator could not load its models (offline first use, a damaged file): no image can be
+    captioned, so a dataset report stops at once with this message instead of failing image after image."""
 
 
 class WebUICaptioner:
@@ -23,7 +29,12 @@ class WebUICaptioner:
         """The interrogator's BLIP caption of ``image``, whitespace collapsed to one line."""
         interrogator = shared.interrogator
         with runtime.session():
-            interrogator.load()
+            try:
+                interrogator.load()
+            except Exception as exc:  # the WebUI's download or load error, in words
+                raise CaptionerUnavailable(
+                    "captions: the WebUI's interrogator could not load its BLIP and CLIP models "
+                    f"({type(exc).__name__}: {exc}); switch Captions off to tag only") from exc
             try:
                 caption = interrogator.generate_caption(image.convert("RGB"))
             finally:

@@ -16,7 +16,7 @@ from PIL import Image
 from alien_filters.core.pipeline import PipelineOptions
 from alien_filters.core.run_options import StageChoices
 from alien_filters.webui import factory, runtime
-from alien_filters.webui.captioner import WebUICaptioner
+from alien_filters.webui.captioner import CaptionerUnavailable, WebUICaptioner
 from alien_filters.webui.service import AlienService
 from alien_filters.webui.ui import STAGES, TabActions
 from tests.support.builders_detectors import CLIP_DIR, OWLVIT_DIR, write_clip, write_owlvit
@@ -141,3 +141,14 @@ def test_api_captions_field(tmp_path, photos):
     default = client.post("/alien/process", json={"images": [image], "stages": stages}).json()
     assert default["images"][0]["manifest"]["tags"]["caption"] is None
     assert client.post("/alien/process", json={"images": [image], "captions": "yes"}).status_code == 422
+
+
+def test_an_interrogator_that_cannot_load_says_so_in_words(monkeypatch):
+    def offline(self):
+        raise OSError("cannot download model_base_caption_capfilt_large.pth: no network")
+
+    monkeypatch.setattr(interrogate.InterrogateModels, "load", offline)
+    with pytest.raises(CaptionerUnavailable, match="could not load its BLIP and CLIP models .OSError: cannot download"
+                                                   ".*switch Captions off to tag only"):
+        WebUICaptioner()(Image.new("RGB", (8, 8)))
+    assert not call_queue.queue_lock._lock.locked()

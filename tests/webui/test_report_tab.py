@@ -130,3 +130,21 @@ def test_captions_switch_reaches_the_stages_and_the_report(actions, tagger, tmp_
     assert ('id="captions"' in page) is captions
     if captions:
         assert "a room with 2 things" in page
+
+
+def test_a_captioner_that_cannot_load_stops_the_report_at_once_in_words(actions, tagger, tmp_path, monkeypatch):
+    from alien_filters.webui.captioner import CaptionerUnavailable
+
+    write_group(tmp_path / "allowed" / "photos", "room", ["bed"], 3, seed=8)
+    message = "captions: the WebUI's interrogator could not load its BLIP and CLIP models (OSError: offline); " \
+              "switch Captions off to tag only"
+    calls = []
+
+    def unavailable(image):
+        calls.append(image.size)
+        raise CaptionerUnavailable(message)
+
+    monkeypatch.setattr(tagger, "tag", unavailable)
+    summary, html_path, preview = actions.run("", "photos", "rep", "alien", True)
+    assert summary == f"❌ {message}" and (html_path, preview) == (None, "")
+    assert len(calls) == 1, "the report stops at the first image instead of failing every image the same way"
