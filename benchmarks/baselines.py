@@ -64,7 +64,7 @@ def compare_inpainting(inpainter: Any, pipe: Any, record: ImageRecord) -> Inpain
     if working is None:
         raise ValueError("the image has no recorded working image (did the tag stage run?)")
     cropped = [functools.partial(inpainter.inpaint, working, job) for job in record.jobs]
-    naive = [functools.partial(_whole_image_inpaint, pipe, working, mask, job) for mask, job in _instances(record)]
+    naive = [functools.partial(_whole_image_inpaint, pipe, working, mask, job) for _, mask, job in instances(record)]
     seconds = {"cropped": 0.0, "naive": 0.0}
     for pair in itertools.zip_longest(cropped, naive):
         for way, call in zip(("cropped", "naive"), pair, strict=True):
@@ -76,12 +76,13 @@ def compare_inpainting(inpainter: Any, pipe: Any, record: ImageRecord) -> Inpain
                              working.width * working.height)
 
 
-def _instances(record: ImageRecord) -> list[tuple[np.ndarray, InpaintJob]]:
-    """(grown instance mask, job of its class) for every object whose class got a job."""
+def instances(record: ImageRecord) -> list[tuple[int, np.ndarray, InpaintJob]]:
+    """(number of the detection, its grown instance mask, the job of its class) for every object whose class got a
+    job and whose mask is not empty; the number counts every detection, so it names the object whatever is left out."""
     width, height = record.working.size  # type: ignore[union-attr]
     by_class = {cls: job for job in record.jobs for cls in job.classes}
     out = []
-    for det in scale_objects(record.objects, record.original_size, (width, height)):
+    for number, det in enumerate(scale_objects(record.objects, record.original_size, (width, height))):
         job = by_class.get(det.label)
         if job is None or det.label not in record.masks:
             continue
@@ -90,7 +91,7 @@ def _instances(record: ImageRecord) -> list[tuple[np.ndarray, InpaintJob]]:
         instance[y0:y1, x0:x1] = True
         mask = mask_ops.grow(record.masks[det.label] & instance, job.settings.mask_grow)
         if mask.any():
-            out.append((mask, job))
+            out.append((number, mask, job))
     return out
 
 

@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
 from PIL import Image
 
 from alien_filters.batch.atomic import write_json
@@ -36,6 +35,7 @@ from alien_filters.core.theme import Theme
 from alien_filters.core.vocabulary import load_vocabulary
 from alien_filters.stages.inpaint_diffusers import DiffusersInpainter
 
+from .baselines import instances
 from .recording import ImageRecord
 from .scenes import scale_objects
 
@@ -48,17 +48,8 @@ RESULTS = Path(__file__).resolve().parent / "results" / "inpaint-modes.json"
 def instance_jobs(record: ImageRecord) -> list[InpaintJob]:
     """One job per detected instance whose class got a job: the instance's part of its class mask, grown as its
     rule grows masks, cropped with the rule's padding, with the rule's prompts, settings and a seed of its own."""
-    width, height = record.working.size  # type: ignore[union-attr]
-    by_class = {cls: job for job in record.jobs for cls in job.classes}
     out: list[InpaintJob] = []
-    for number, det in enumerate(scale_objects(record.objects, record.original_size, (width, height))):
-        job = by_class.get(det.label)
-        if job is None or det.label not in record.masks:
-            continue
-        x0, y0, x1, y1 = (int(round(v)) for v in det.box)
-        instance = np.zeros((height, width), dtype=bool)
-        instance[y0:y1, x0:x1] = True
-        mask = mask_ops.grow(record.masks[det.label] & instance, job.settings.mask_grow)
+    for number, mask, job in instances(record):
         box = mask_ops.bounding_box(mask, job.settings.crop_padding)
         if box is not None:
             out.append(dataclasses.replace(job, index=len(out), mask=mask, box=box,

@@ -7,25 +7,14 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
 
 from alien_filters.webui import controlnet
 from alien_filters.webui.service import AlienService
 from alien_filters.webui.ui import STAGES, TabActions
+from tests.support.control_themes import alien_with_canny
 from tests.support.rooms import write_rooms
 from tests.webui.api_fixtures import double_stages, make_app
 from tests.webui.controlnet_stand_in import install_controlnet, uninstall_controlnet
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def canny_theme() -> str:
-    """The alien theme with canny control on every rule."""
-    theme = yaml.safe_load((ROOT / "alien_filters" / "data" / "themes" / "alien.yaml").read_text(encoding="utf-8"))
-    theme["name"] = "alien-canny"
-    for rule in theme["rules"]:
-        rule["control"] = {"kind": "canny", "weight": 0.9}
-    return yaml.safe_dump(theme, sort_keys=False)
 
 
 @pytest.fixture
@@ -37,7 +26,7 @@ def run_batch(tmp_path: Path):
     actions = TabActions(AlienService(double_stages))
 
     def run() -> tuple[str, list[dict]]:
-        _, _, status = actions.run("", "Server folder", None, str(photos), "", "alien", canny_theme(), STAGES,
+        _, _, status = actions.run("", "Server folder", None, str(photos), "", "alien", alien_with_canny(0.9), STAGES,
                                    "auto", "sam_vit_b", 7)
         out = tmp_path / "allowed" / "out"
         found = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]

@@ -182,13 +182,9 @@ def test_base64_images(webui):
 
 def control_theme() -> str:
     """The alien theme with canny control on every rule (so every job carries a ControlNet unit)."""
-    import yaml
+    from tests.support.control_themes import alien_with_canny
 
-    theme = yaml.safe_load((ROOT / "alien_filters" / "data" / "themes" / "alien.yaml").read_text(encoding="utf-8"))
-    theme["name"] = "alien-canny"
-    for rule in theme["rules"]:
-        rule["control"] = {"kind": "canny", "weight": 1.0}
-    return yaml.safe_dump(theme, sort_keys=False)
+    return alien_with_canny(1.0)
 
 
 def test_control_without_controlnet_runs_the_jobs_and_says_so(webui):
