@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Mapping
 
-from .settings import Bound, InvalidSettingError
+from .settings import Bound, InvalidSettingError, check_bounded
 
 CONTROL_KINDS = ("canny", "depth")
 DEFAULT_MODELS: dict[str, str] = {
@@ -46,19 +46,6 @@ class InvalidControlError(InvalidSettingError):
     """A control or finish value of the wrong type, outside its bounds, or inconsistent; the message names it."""
 
 
-def check_bounded(bounds: Mapping[str, Bound], name: str, value: Any, what: str) -> None:
-    """Raise InvalidControlError unless ``value`` suits ``bounds[name]`` (``what`` names the block)."""
-    if name not in bounds:
-        raise InvalidControlError(f"unknown {what} setting {name!r}; known: {', '.join(bounds)}")
-    bound = bounds[name]
-    numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not numeric or (bound.kind is int and not isinstance(value, int)):
-        noun = "an integer" if bound.kind is int else "a number"
-        raise InvalidControlError(f"{what}.{name}: must be {noun}, got {value!r}")
-    if not bound.low <= value <= bound.high:
-        raise InvalidControlError(f"{what}.{name}: must be between {bound.low:g} and {bound.high:g}, got {value!r}")
-
-
 @dataclass(frozen=True)
 class ControlSpec:
     """One ControlNet unit for a job (or the finishing pass). ``model`` empty means ``DEFAULT_MODELS[kind]``."""
@@ -78,7 +65,7 @@ class ControlSpec:
             raise InvalidControlError(f"control.model: must be a string, got {self.model!r}")
         object.__setattr__(self, "model", self.model.strip() or DEFAULT_MODELS[self.kind])
         for name in CONTROL_BOUNDS:
-            check_bounded(CONTROL_BOUNDS, name, getattr(self, name), "control")
+            check_bounded(CONTROL_BOUNDS, name, getattr(self, name), "control", "control.", InvalidControlError)
         if self.guidance_start >= self.guidance_end:
             raise InvalidControlError(f"control: guidance_start ({self.guidance_start:g}) must be below guidance_end "
                                       f"({self.guidance_end:g})")
@@ -124,7 +111,7 @@ class FinishSpec:
 
     def __post_init__(self) -> None:
         for name in FINISH_BOUNDS:
-            check_bounded(FINISH_BOUNDS, name, getattr(self, name), "finish")
+            check_bounded(FINISH_BOUNDS, name, getattr(self, name), "finish", "finish.", InvalidControlError)
         if not isinstance(self.prompt_suffix, str):
             raise InvalidControlError(f"finish.prompt_suffix: must be a string, got {self.prompt_suffix!r}")
 

@@ -38,16 +38,23 @@ class InvalidSettingError(AlienFiltersError, ValueError):
     """A setting of the wrong type or outside its bounds; the message names it and the range."""
 
 
-def check_setting(name: str, value: Any) -> None:
-    """Raise InvalidSettingError unless ``value`` suits setting ``name`` (a key of SETTING_BOUNDS)."""
-    if name not in SETTING_BOUNDS:
-        raise InvalidSettingError(f"unknown inpaint setting {name!r}; known: {', '.join(SETTING_BOUNDS)}")
-    bound = SETTING_BOUNDS[name]
+def check_bounded(bounds: Mapping[str, Bound], name: str, value: Any, what: str, prefix: str = "",
+                  error: type[InvalidSettingError] = InvalidSettingError) -> None:
+    """Raise ``error`` unless ``value`` suits ``bounds[name]``: the one check of every bounded value (inpaint
+    settings, ControlNet units, the finishing pass). ``what`` names the kind of setting, ``prefix`` the block."""
+    if name not in bounds:
+        raise error(f"unknown {what} setting {name!r}; known: {', '.join(bounds)}")
+    bound = bounds[name]
     numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
     if not numeric or (bound.kind is int and not isinstance(value, int)):
-        raise InvalidSettingError(f"{name}: must be {'an integer' if bound.kind is int else 'a number'}, got {value!r}")
+        raise error(f"{prefix}{name}: must be {'an integer' if bound.kind is int else 'a number'}, got {value!r}")
     if not bound.low <= value <= bound.high:  # NaN fails this too
-        raise InvalidSettingError(f"{name}: must be between {bound.low:g} and {bound.high:g}, got {value!r}")
+        raise error(f"{prefix}{name}: must be between {bound.low:g} and {bound.high:g}, got {value!r}")
+
+
+def check_setting(name: str, value: Any) -> None:
+    """Raise InvalidSettingError unless ``value`` suits setting ``name`` (a key of SETTING_BOUNDS)."""
+    check_bounded(SETTING_BOUNDS, name, value, "inpaint")
 
 
 @dataclass(frozen=True)
