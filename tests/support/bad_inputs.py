@@ -238,14 +238,17 @@ def write_theme_corpus(folder: Path) -> list[ThemeCase]:
 
 
 def checked_manifests(out: Path) -> dict[Path, list[Path]]:
-    """Every image manifest under ``out`` (batch report and stage cache left out) -> the outputs it names.
+    """Every image manifest under ``out`` (batch report, stage cache and a writer's temporaries left out) -> the
+    outputs it names.
 
     Asserts that each manifest is valid JSON and that every output it names exists."""
+    from alien_filters.batch.atomic import TMP_PREFIX
     from alien_filters.batch.output_names import CACHE_DIR_NAME, REPORT_NAME
 
     found: dict[Path, list[Path]] = {}
     for manifest_path in out.rglob("*.json"):
-        if manifest_path.name == REPORT_NAME or CACHE_DIR_NAME in manifest_path.relative_to(out).parts:
+        if manifest_path.name == REPORT_NAME or manifest_path.name.startswith(TMP_PREFIX) \
+                or CACHE_DIR_NAME in manifest_path.relative_to(out).parts:
             continue
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         outputs = [manifest_path.parent / rel for rel in manifest["outputs"].values()]
