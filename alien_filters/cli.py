@@ -80,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     process.add_argument("--inpaint-batch-size", type=_non_negative, default=0, metavar="N",
                          help="diffusion calls of the same size per batch (default 0: 1 on a CPU, as many as half "
                               "the free GPU memory holds on CUDA, at most 8)")
+    process.add_argument("--inpaint-images", type=_non_negative, default=0, metavar="N",
+                         help="images handed to the inpainter together, so that their diffusion calls share batches "
+                              "(default 0: as many as a batch holds calls, i.e. the inpaint batch size)")
     _add_model_args(process)
     add_ray_args(process)
     process.set_defaults(handler=cmd_process)
@@ -205,7 +208,7 @@ def cmd_process(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     settings = BatchSettings(out_dir=args.out, seed=args.seed, limit=args.limit, options=options,
                              save_previews=not args.no_preview, save_masks=args.save_masks,
-                             use_cache=not args.no_cache)
+                             use_cache=not args.no_cache, inpaint_images=args.inpaint_images)
     with TqdmProgress() as progress:
         runner = BatchRunner(stages, theme, settings, progress=progress, interrupted=stop.now,
                              stop_after_image=stop) if ray is None else \

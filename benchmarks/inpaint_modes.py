@@ -27,6 +27,7 @@ from alien_filters.batch.atomic import write_json
 from alien_filters.core import masks as mask_ops
 from alien_filters.core.call_groups import InpaintCall, batches, group_calls, work_vs_full_pass
 from alien_filters.core.contracts import InpaintJob, Tags
+from alien_filters.core.guidance import attach_control
 from alien_filters.core.pipeline import boxes_as_masks
 from alien_filters.core.planning import derive_seed, plan_jobs
 from alien_filters.core.settings import InpaintSettings
@@ -92,7 +93,7 @@ def compare(inpainter: DiffusersInpainter, records: Sequence[ImageRecord], log: 
         for name in names:
             calls, batch = planned[name]
             start, cpu_start = time.perf_counter(), time.process_time()
-            inpainter.inpaint_calls(working, calls, batch, lambda _: None)
+            inpainter.inpaint_images([working], [calls], batch, lambda _: None)
             seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
             rows.setdefault(name, []).append({
                 "seconds": round(seconds, 3), "cpu_seconds": round(cpu, 3), "calls": len(calls),
@@ -159,6 +160,20 @@ def resized_records(theme: Theme, count: int, image_size: tuple[int, int], worki
     return out
 
 
+def readied(records: Sequence[ImageRecord], inpainter: DiffusersInpainter) -> list[ImageRecord]:
+    """``records`` with their jobs readied for ``inpainter`` as the pipeline readies them (``attach_control``:
+    ControlNet units it cannot run are dropped, so those jobs group as they do in a run)."""
+    return [dataclasses.replace(r, jobs=attach_control(r.working, r.jobs, inpainter, None).jobs) for r in records]
+
+
+def work_with_units(records: Sequence[ImageRecord], side: int, d: float = DEFAULT_D) -> float:
+    """Mean regional work per room at ``d`` when the jobs keep their ControlNet units (a run with the ControlNet
+    models installed: a job with a unit keeps its own call). Computed from the grouping, not run."""
+    return round(statistics.fmean(
+        work_vs_full_pass(group_calls(with_d(r.jobs, d), r.working.size, side, regional=True), r.working.size)
+        for r in records), 4)
+
+
 def diffusion_checkpoint(cache: Path, profile: str, spec: Any) -> Path:
     """The profile's diffusion checkpoint: from its full models folder when built, else built alone (the other
     models are not needed here)."""
@@ -197,11 +212,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     profile = PROFILES["quick" if args.quick else "full"]
     checkpoint = diffusion_checkpoint(DEFAULT_CACHE, profile.name, profile.models)
     theme = benchmark_theme(args.steps or profile.steps)
-    records = resized_records(theme, args.count, profile.image_size, profile.working)
+    planned = resized_records(theme, args.count, profile.image_size, profile.working)
     inpainter = DiffusersInpainter(checkpoint)
     _ = inpainter.pipeline
+    records = readied(planned, inpainter)
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     results = compare(inpainter, records, log)
+    results["inpaint_work_vs_full_pass_with_control_units"] = work_with_units(planned, inpainter.model_size())
     results.update(profile=profile.name, diffusion_steps=args.steps or profile.steps, rooms=len(records),
                    working_size=list(records[0].working.size), threads=torch.get_num_threads(), started=started,
                    command="python -m benchmarks.inpaint_modes " + " ".join(sys.argv[1:] if argv is None else argv))

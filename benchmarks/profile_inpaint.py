@@ -16,7 +16,7 @@ from typing import Any, Callable, Sequence
 from alien_filters.batch.atomic import write_json
 from alien_filters.stages.inpaint_diffusers import DiffusersInpainter
 
-from .inpaint_modes import DEFAULT_D, diffusion_checkpoint, modes, resized_records
+from .inpaint_modes import DEFAULT_D, diffusion_checkpoint, modes, readied, resized_records
 
 RESULTS = Path(__file__).resolve().parent / "results" / "inpaint-profile.json"
 
@@ -44,8 +44,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     profile = PROFILES["quick" if args.quick else "full"]
-    record = resized_records(benchmark_theme(args.steps), 1, profile.image_size, profile.working)[0]
     inpainter = DiffusersInpainter(diffusion_checkpoint(DEFAULT_CACHE, profile.name, profile.models))
+    record = readied(resized_records(benchmark_theme(args.steps), 1, profile.image_size, profile.working),
+                     inpainter)[0]
     pipe = inpainter.pipeline
     spent: dict[str, float] = {}
     pipe.unet.forward = timed(spent, "unet", pipe.unet.forward)
@@ -58,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         calls, _ = planned[name]
         spent.clear()
         start = time.process_time()
-        inpainter.inpaint_calls(record.working, calls, 1, lambda _: None)
+        inpainter.inpaint_images([record.working], [calls], 1, lambda _: None)
         total = time.process_time() - start
         results[name] = {"cpu_seconds": round(total, 2), **{k: round(v, 2) for k, v in spent.items()},
                          "other": round(total - sum(spent.values()), 2), "calls": len(calls),

@@ -26,7 +26,8 @@ from typing import Any, Sequence
 import torch
 
 from alien_filters.batch.atomic import write_json
-from alien_filters.batch.runner import BatchReport, BatchRunner, BatchSettings
+from alien_filters.batch.outcomes import BatchReport
+from alien_filters.batch.runner import BatchRunner, BatchSettings
 from alien_filters.cluster.actors import FactoryStages
 from alien_filters.cluster.options import RayOptions
 from alien_filters.cluster.ray_pipeline import RayBatch

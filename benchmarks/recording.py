@@ -9,7 +9,7 @@ from typing import Callable, Sequence
 
 from PIL import Image
 
-from alien_filters.core.call_groups import CallInpainter, InpaintCall
+from alien_filters.core.call_groups import CallInpainter, ImageCall, InpaintCall
 from alien_filters.core.contracts import ClassMasks, Detection, Inpainter, InpaintJob, Segmenter, Tagger, Tags
 from alien_filters.core.pipeline import boxes_as_masks
 
@@ -111,11 +111,14 @@ class RecordingCallInpainter(RecordingInpainter):
     def inpaint_with_infotext(self, image: Image.Image, job: InpaintJob) -> tuple[Image.Image, str | None]:
         return self.inner.inpaint_with_infotext(image, job)  # type: ignore[attr-defined]
 
-    def inpaint_calls(self, image: Image.Image, calls: Sequence[InpaintCall], batch_size: int,
-                      before_batch: Callable[[Sequence[InpaintCall]], None],
-                      ) -> tuple[Image.Image, dict[int, str | None]]:
-        self.recorder.record().jobs.extend(sorted((job for call in calls for job in call.jobs), key=lambda j: j.index))
-        return self.inner.inpaint_calls(image, calls, batch_size, before_batch)  # type: ignore[attr-defined]
+    def inpaint_images(self, images: Sequence[Image.Image], calls: Sequence[Sequence[InpaintCall]], batch_size: int,
+                       before_batch: Callable[[Sequence[ImageCall]], None],
+                       ) -> list[tuple[Image.Image, dict[int, str | None]]]:
+        if len(images) != 1:  # the records follow the batch's 'image' events
+            raise ValueError("the benchmark's batch hands the inpainter one image at a time")
+        self.recorder.record().jobs.extend(sorted((job for call in calls[0] for job in call.jobs),
+                                                  key=lambda j: j.index))
+        return self.inner.inpaint_images(images, calls, batch_size, before_batch)  # type: ignore[attr-defined]
 
 
 def recording_inpainter(inner: Inpainter, recorder: Recorder) -> RecordingInpainter:

@@ -285,7 +285,8 @@ def run_batch(stages: Stages, manager: Any, theme: Theme, options: PipelineOptio
         timer.bucket = f"{state['image']}/{state['label']}"
 
     timer.seconds.clear()
-    runner = BatchRunner(wrapped, theme, BatchSettings(out_dir=out_dir, seed=0, options=options, limit=limit),
+    runner = BatchRunner(wrapped, theme, BatchSettings(out_dir=out_dir, seed=0, options=options, limit=limit,
+                                                       inpaint_images=1),
                          progress=sink)
     report = runner.run([images_dir])
     peaks[state["label"]] = max(peaks.get(state["label"], 0.0), rss.read_and_reset())

@@ -5,24 +5,26 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from PIL import Image
 
 from ..core import masks
 from ..core.cache import cache_key
+from ..core.call_groups import CallInpainter
 from ..core.contracts import InterruptCheck, ProgressEvent, ProgressSink, never_interrupted, no_progress
 from ..core.infotext import png_text
-from ..core.pipeline import ImageResult, Interrupted, Pipeline, PipelineOptions, StageFailed, Stages
+from ..core.pipeline import ImageResult, Interrupted, Pipeline, PipelineOptions, Prepared, StageFailed, Stages
 from ..core.states import ImageStatus
 from . import atomic
 from .cache import StageCache
-from .discovery import InputItem, InputProblem, discover
+from .discovery import InputItem, discover
 from .imageio import DEFAULT_MAX_PIXELS, ImageLoadError, load_image, sha256_file
 from .lock import OutputFolderLock
 from .manifest import FORMAT, build_manifest, caption_line, tags_line
+from .outcomes import BatchReport, ItemOutcome, PendingItem
 from .output_names import CACHE_DIR_NAME, REPORT_NAME, SUFFIXES
 from .preview import render_preview
 
@@ -43,102 +45,10 @@ class BatchSettings:
     save_masks: bool = False
     max_pixels: int = DEFAULT_MAX_PIXELS
     use_cache: bool = True
-
-
-@dataclass
-class ItemOutcome:
-    """What happened to one input: done, planned (dry run), skipped (already done), failed or interrupted."""
-
-    input: str
-    status: ImageStatus
-    outputs: dict[str, str] = field(default_factory=dict)
-    message: str = ""
-    seconds: float = 0.0
-    restore_fallback: str | None = None
-    """Why the restorer only resized this image (its model could not run); None when it restored."""
-    control_not_applied: dict[str, int] = field(default_factory=dict)
-    """Why ControlNet units of this image's jobs did not run -> how many jobs ran without theirs."""
-
-
-@dataclass(frozen=True)
-class PendingItem:
-    """An input that :meth:`BatchRunner.check` found still to do, with the sha256 it was checked under."""
-
-    item: InputItem
-    sha256: str
-
-
-@dataclass
-class BatchReport:
-    outcomes: list[ItemOutcome] = field(default_factory=list)
-    problems: list[InputProblem] = field(default_factory=list)
-    interrupted: bool = False
-    stopped_at: str | None = None
-    stage_seconds: dict[str, float] = field(default_factory=dict)
-    wall_seconds: float = 0.0
-    report_error: str | None = None
-    """Why the batch report file could not be written (a full disk, say); the summary says it too."""
-
-    def by_status(self, status: str) -> list[ItemOutcome]:
-        return [o for o in self.outcomes if o.status == status]
-
-    def counts(self) -> dict[str, int]:
-        counts = {s.value: 0 for s in ImageStatus}
-        for outcome in self.outcomes:
-            counts[outcome.status] += 1
-        counts["failed"] += len(self.problems)
-        return counts
-
-    def failures(self) -> list[tuple[str, str]]:
-        """(input, reason) for every input that failed, including files that were never images."""
-        return [(str(p.path), p.problem) for p in self.problems] + [
-            (o.input, o.message) for o in self.outcomes if o.status == ImageStatus.FAILED
-        ]
-
-    def summary(self) -> str:
-        """Human summary: counts, failures with reasons, where it stopped, time per stage."""
-        c = self.counts()
-        lines = [f"done {c['done'] + c['planned']}, skipped {c['skipped']}, failed {c['failed']}"
-                 + (f" ({c['planned']} planned only: dry run)" if c["planned"] else "")]
-        lines += [f"  failed: {path}: {reason}" for path, reason in self.failures()]
-        if self.interrupted:
-            lines.append(f"stopped at {self.stopped_at}; run the same command again to resume")
-        if self.stage_seconds:
-            lines.append("time per stage: " + ", ".join(f"{k} {v:.1f}s" for k, v in self.stage_seconds.items()))
-        lines.append(f"wall time {self.wall_seconds:.1f}s")
-        if self.report_error:
-            lines.append(f"warning: {self.report_error}")
-        lines += self.restore_warnings()
-        lines += self.control_warnings()
-        return "\n".join(lines)
-
-    def control_warnings(self) -> list[str]:
-        """One warning per distinct reason jobs ran without their ControlNet unit (once per batch, with counts)."""
-        jobs: Counter[str] = Counter()
-        images: Counter[str] = Counter()
-        for outcome in self.outcomes:
-            for reason, n in outcome.control_not_applied.items():
-                jobs[reason] += n
-                images[reason] += 1
-        return [f"warning: {jobs[r]} job(s) in {images[r]} image(s) ran without their ControlNet unit "
-                f"(structure guidance): {r}" for r in jobs]
-
-    def restore_warnings(self) -> list[str]:
-        """One warning per distinct reason the restorer only resized images (with how many)."""
-        reasons = Counter(o.restore_fallback for o in self.outcomes if o.restore_fallback)
-        return [f"warning: {n} image(s) only resized, not restored: {reason}; once the restorer works, the same "
-                "command restores them (they are not skipped as done)" for reason, n in reasons.items()]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "counts": self.counts(),
-            "outcomes": [asdict(o) for o in self.outcomes],
-            "failures": [{"input": p, "reason": r} for p, r in self.failures()],
-            "interrupted": self.interrupted,
-            "stopped_at": self.stopped_at,
-            "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
-            "wall_seconds": round(self.wall_seconds, 3),
-        }
+    inpaint_images: int = 0
+    """Images handed to the inpainter together, so that their diffusion calls share batches (their results equal
+    those made one image at a time up to float rounding); 0: as many as one batch holds calls when the inpainter
+    runs calls itself (1 on a CPU), else 1."""
 
 
 class BatchRunner:
@@ -175,8 +85,18 @@ class BatchRunner:
         return cache_key(FORMAT, self.theme.hash(), s.seed, s.options.to_dict(), self.stages.names(),
                          s.save_previews, s.save_masks)
 
+    def images_together(self) -> int:
+        """How many images :meth:`run` hands the inpainter at once (see ``BatchSettings.inpaint_images``)."""
+        if self.settings.inpaint_images:
+            return self.settings.inpaint_images
+        inpainter = self.stages.inpainter
+        if self.dry_run or not isinstance(inpainter, CallInpainter):
+            return 1
+        return self.settings.options.inpaint_batch_size or inpainter.default_batch_size()
+
     def run(self, inputs: Sequence[Path]) -> BatchReport:
-        """Process every image under ``inputs``; bad images are reported and the batch goes on."""
+        """Process every image under ``inputs``, :meth:`images_together` at a time (a stop between images waits for
+        the group); bad images are reported and the batch goes on."""
         start = time.perf_counter()
         out_dir = self.settings.out_dir
         items, problems = discover(list(inputs), exclude=out_dir)
@@ -186,15 +106,22 @@ class BatchRunner:
         with OutputFolderLock(out_dir):
             atomic.sweep_temporaries(out_dir)
             settings_hash = self.settings_hash()
-            for index, item in enumerate(items):
+            together = report.images_together = self.images_together()
+            numbers = {id(item): number for number, item in enumerate(items)}
+
+            def announce(item: InputItem) -> None:
+                self.progress(ProgressEvent("image", numbers[id(item)], len(items), str(item.path)))
+
+            for first in range(0, len(items), together):
                 if self.stop_after_image():
-                    report.interrupted, report.stopped_at = True, f"before {item.path}"
+                    report.interrupted, report.stopped_at = True, f"before {items[first].path}"
                     break
-                self.progress(ProgressEvent("image", index, len(items), str(item.path)))
-                outcome = self.process(item, settings_hash, report.stage_seconds)
-                report.outcomes.append(outcome)
-                if outcome.status == ImageStatus.INTERRUPTED:
-                    report.interrupted, report.stopped_at = True, f"{item.path}: {outcome.message}"
+                outcomes = self.process_group(items[first:first + together], settings_hash, report.stage_seconds,
+                                              announce)
+                report.outcomes += outcomes
+                stopped = next((o for o in outcomes if o.status == ImageStatus.INTERRUPTED), None)
+                if stopped is not None:
+                    report.interrupted, report.stopped_at = True, f"{stopped.input}: {stopped.message}"
                     break
             self.write_report(report, start)
         return report
@@ -217,8 +144,24 @@ class BatchRunner:
 
     def process(self, item: InputItem, settings_hash: str, stage_seconds: dict[str, float]) -> ItemOutcome:
         """One image: checked (:meth:`check`), then run and written (:meth:`complete`) unless that settled it."""
-        checked = self.check(item, settings_hash)
-        return checked if isinstance(checked, ItemOutcome) else self.complete(checked, settings_hash, stage_seconds)
+        return self.process_group([item], settings_hash, stage_seconds)[0]
+
+    def process_group(self, items: Sequence[InputItem], settings_hash: str, stage_seconds: dict[str, float],
+                      announce: Callable[[InputItem], None] = lambda item: None) -> list[ItemOutcome]:
+        """Images checked (:meth:`check`), then those still to do run together and written
+        (:meth:`complete_many`); one outcome per image in order, ending early after an interrupted one.
+        ``announce`` runs as each image starts."""
+        checked = [self.check(item, settings_hash) for item in items]
+        done = iter(self.complete_many([c for c in checked if isinstance(c, PendingItem)], settings_hash,
+                                       stage_seconds, lambda pending: announce(pending.item)))
+        out: list[ItemOutcome] = []
+        for outcome in checked:
+            if isinstance(outcome, PendingItem):
+                outcome = next(done, None)  # type: ignore[assignment]
+                if outcome is None:  # interrupted before this image
+                    break
+            out.append(outcome)
+        return out
 
     def check(self, item: InputItem, settings_hash: str) -> ItemOutcome | PendingItem:
         """The decision made before any stage runs: failed (a symlink out of the output folder, an unreadable
@@ -238,21 +181,71 @@ class BatchRunner:
 
     def complete(self, pending: PendingItem, settings_hash: str, stage_seconds: dict[str, float]) -> ItemOutcome:
         """Run the pipeline on a pending image and write its outputs; stage times are added to ``stage_seconds``."""
-        start = time.perf_counter()
-        item, sha = pending.item, pending.sha256
-        outputs = self._output_paths(item)
+        return self.complete_many([pending], settings_hash, stage_seconds)[0]
+
+    def complete_many(self, pending: Sequence[PendingItem], settings_hash: str, stage_seconds: dict[str, float],
+                      announce: Callable[[PendingItem], None] = lambda item: None) -> list[ItemOutcome]:
+        """Prepare each pending image, inpaint them together (``Pipeline.inpaint``) and write their outputs; stage
+        times are added to ``stage_seconds``. One outcome per image in order: a bad image fails alone (a failure
+        of the shared inpaint is retried image by image to find whose it is), and an interruption stops the group
+        there (the images prepared before it are reported interrupted too; none is written)."""
+        outcomes: dict[int, ItemOutcome] = {}
+        prepared: list[tuple[int, Image.Image, Prepared, float]] = []
+        for number, item in enumerate(pending):
+            announce(item)
+            start = time.perf_counter()
+            try:
+                image = load_image(item.item.path, self.settings.max_pixels)
+                prepared.append((number, image, self.pipeline.prepare(image, item.sha256, self.settings.seed),
+                                 time.perf_counter() - start))
+            except (ImageLoadError, StageFailed) as exc:
+                outcomes[number] = _failed(item, exc)
+            except Interrupted as exc:
+                return self._interrupted(pending[:number + 1], outcomes, exc)
         try:
-            image = load_image(item.path, self.settings.max_pixels)
-            result = self.pipeline.run(image, sha, self.settings.seed)
-        except ImageLoadError as exc:
-            return ItemOutcome(str(item.path), ImageStatus.FAILED, message=exc.problem)
-        except StageFailed as exc:
-            return ItemOutcome(str(item.path), ImageStatus.FAILED, message=str(exc))
+            results = self._inpaint_together([entry[2] for entry in prepared])
         except Interrupted as exc:
-            return ItemOutcome(str(item.path), ImageStatus.INTERRUPTED, message=str(exc))
+            return self._interrupted(pending, outcomes, exc)
+        for (number, image, _, seconds), result in zip(prepared, results, strict=True):
+            item = pending[number]
+            if isinstance(result, StageFailed):
+                outcomes[number] = _failed(item, result)
+                continue
+            start = time.perf_counter()
+            outcomes[number] = self._write(item, image, result, settings_hash, stage_seconds)
+            outcomes[number].seconds = seconds + result.timings.get("inpaint", 0.0) + time.perf_counter() - start
+        return [outcomes[number] for number in range(len(pending))]
+
+    def _inpaint_together(self, prepared: list[Prepared]) -> list[ImageResult | StageFailed]:
+        """``Pipeline.inpaint`` of the group; when it fails, each image alone, so that a failure is its image's."""
+        try:
+            return list(self.pipeline.inpaint(prepared))
+        except StageFailed as exc:
+            if len(prepared) == 1:
+                return [exc]
+        out: list[ImageResult | StageFailed] = []
+        for item in prepared:
+            try:
+                out += self.pipeline.inpaint([item])
+            except StageFailed as exc:
+                out.append(exc)
+        return out
+
+    @staticmethod
+    def _interrupted(pending: Sequence[PendingItem], outcomes: dict[int, ItemOutcome],
+                     exc: Interrupted) -> list[ItemOutcome]:
+        """Outcomes of ``pending`` (those up to the interruption): the settled ones, the rest interrupted."""
+        return [outcomes.get(number) or ItemOutcome(str(item.item.path), ImageStatus.INTERRUPTED, message=str(exc))
+                for number, item in enumerate(pending)]
+
+    def _write(self, pending: PendingItem, image: Image.Image, result: ImageResult, settings_hash: str,
+               stage_seconds: dict[str, float]) -> ItemOutcome:
+        """Write one image's outputs; its outcome (without seconds)."""
+        item, sha = pending.item, pending.sha256
         for stage, seconds in result.timings.items():
             stage_seconds[stage] = stage_seconds.get(stage, 0.0) + seconds
         input_info = {"path": str(item.path), "sha256": sha, "size": list(image.size)}
+        outputs = self._output_paths(item)
         try:
             self._write_outputs(image, result, outputs, input_info, settings_hash)
         except (OSError, ValueError) as exc:  # ValueError: an image the encoder refuses
@@ -260,8 +253,7 @@ class BatchRunner:
             return ItemOutcome(str(item.path), ImageStatus.FAILED, message=f"cannot write outputs: {reason}")
         status = ImageStatus.PLANNED if self.dry_run else ImageStatus.DONE
         return ItemOutcome(str(item.path), status, _relative(outputs, self.settings.out_dir),
-                           seconds=time.perf_counter() - start, restore_fallback=result.restore_fallback,
-                           control_not_applied=_control_not_applied(result))
+                           restore_fallback=result.restore_fallback, control_not_applied=_control_not_applied(result))
 
     def _output_paths(self, item: InputItem) -> dict[str, Path]:
         wanted = {"tags", "manifest"}
@@ -332,6 +324,11 @@ class BatchRunner:
 
 def _relative(outputs: dict[str, Path], base: Path) -> dict[str, str]:
     return {kind: path.relative_to(base).as_posix() for kind, path in outputs.items()}
+
+
+def _failed(pending: PendingItem, exc: ImageLoadError | StageFailed) -> ItemOutcome:
+    message = exc.problem if isinstance(exc, ImageLoadError) else str(exc)
+    return ItemOutcome(str(pending.item.path), ImageStatus.FAILED, message=message)
 
 
 def _control_not_applied(result: ImageResult) -> dict[str, int]:

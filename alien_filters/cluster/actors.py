@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..batch.discovery import InputItem
-from ..batch.runner import BatchRunner, BatchSettings, ItemOutcome
+from ..batch.outcomes import ItemOutcome
+from ..batch.runner import BatchRunner, BatchSettings
 from ..core.pipeline import PipelineOptions, Stages
 from ..core.run_options import StageChoices
 from ..core.states import ImageStatus
@@ -78,29 +79,40 @@ class ImageWorker:
         self.ready_at = time.time()
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list[Any]]:
+        """The rows' images, :meth:`BatchRunner.images_together` at a time (their diffusion calls share batches)."""
         rows: dict[str, list[Any]] = {name: [] for name in ROW_FIELDS}
-        for index, path, rel_stem in zip(batch["index"], batch["path"], batch["rel_stem"], strict=True):
+        items = [InputItem(Path(str(path)), str(rel_stem)) for path, rel_stem in zip(batch["path"], batch["rel_stem"],
+                                                                                      strict=True)]
+        together = self.runner.images_together()
+        for first in range(0, len(items), together):
             timings: dict[str, float] = {}
-            outcome = self._one(InputItem(Path(str(path)), str(rel_stem)), timings)
-            values = (int(index), outcome.status.value, json.dumps(outcome.outputs), outcome.message,
-                      outcome.seconds, outcome.restore_fallback or "", json.dumps(timings), self.node, self.pid,
-                      self.init_seconds, self.ready_at)
-            for name, value in zip(ROW_FIELDS, values, strict=True):
-                rows[name].append(value)
+            outcomes = self._group(items[first:first + together], timings)
+            for offset, outcome in enumerate(outcomes):  # the group's stage seconds ride on its first row (summed)
+                values = (int(batch["index"][first + offset]), outcome.status.value, json.dumps(outcome.outputs),
+                          outcome.message, outcome.seconds, outcome.restore_fallback or "",
+                          json.dumps(timings if offset == 0 else {}), self.node, self.pid, self.init_seconds,
+                          self.ready_at)
+                for name, value in zip(ROW_FIELDS, values, strict=True):
+                    rows[name].append(value)
         return rows
 
-    def _one(self, item: InputItem, timings: dict[str, float]) -> ItemOutcome:
-        """As the local batch processes an image, checked again here: an image found done now was finished by an
-        attempt whose actor died before reporting (the driver found it still to do), so it is not written twice.
-        Anything unexpected fails this image alone, with its reason."""
+    def _group(self, items: list[InputItem], timings: dict[str, float]) -> list[ItemOutcome]:
+        """As the local batch processes a group of images, checked again here: an image found done now was
+        finished by an attempt whose actor died before reporting (the driver found it still to do), so it is not
+        written twice. Anything unexpected is retried image by image, and fails its image alone, with its reason."""
         try:
-            checked = self.runner.check(item, self.settings_hash)
-            if not isinstance(checked, ItemOutcome):
-                return self.runner.complete(checked, self.settings_hash, timings)
-            if checked.status == ImageStatus.SKIPPED:
-                status = ImageStatus.PLANNED if self.runner.dry_run else ImageStatus.DONE
-                return ItemOutcome(checked.input, status, checked.outputs, message=RETRIED)
-            return checked
+            outcomes = self.runner.process_group(items, self.settings_hash, timings)
         except Exception as exc:  # one image's surprise must not fail the pool's task (Ray would retry it forever)
-            traceback.print_exc()
-            return ItemOutcome(str(item.path), ImageStatus.FAILED, message=f"{type(exc).__name__}: {exc}")
+            if len(items) == 1:
+                traceback.print_exc()
+                return [ItemOutcome(str(items[0].path), ImageStatus.FAILED, message=f"{type(exc).__name__}: {exc}")]
+            return [outcome for item in items for outcome in self._group([item], timings)]
+        return [self._retried(outcome) for outcome in outcomes]
+
+    def _retried(self, outcome: ItemOutcome) -> ItemOutcome:
+        """An image skipped as done here was finished by an earlier attempt of this run: reported as done."""
+        if outcome.status != ImageStatus.SKIPPED:
+            return outcome
+        status = ImageStatus.PLANNED if self.runner.dry_run else ImageStatus.DONE
+        return ItemOutcome(outcome.input, status, outcome.outputs, message=RETRIED)
+

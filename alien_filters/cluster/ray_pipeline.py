@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 from ..batch import atomic
 from ..batch.discovery import discover
 from ..batch.lock import OutputFolderLock
-from ..batch.runner import BatchRunner, BatchSettings, ItemOutcome, PendingItem
+from ..batch.outcomes import ItemOutcome, PendingItem
+from ..batch.runner import BatchRunner, BatchSettings
 from ..core.contracts import InterruptCheck, never_interrupted
 from ..core.pipeline import Stages
 from ..core.states import ImageStatus

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..batch.runner import BatchReport
+from ..batch.outcomes import BatchReport
 
 
 @dataclass(frozen=True)

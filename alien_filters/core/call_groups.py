@@ -17,6 +17,7 @@ beyond.
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol, Sequence, runtime_checkable
 
@@ -171,6 +172,11 @@ def _greedy(calls: list[InpaintCall], image_size: tuple[int, int], side: int,
         calls = [c for k, c in enumerate(calls) if k not in (i, j)] + [merged]
 
 
+def batch_key(call: InpaintCall) -> tuple[Any, ...]:
+    """Calls with equal keys can run as one pipeline batch: the same model size, schedule and steps run."""
+    return call.size, schedule_key(call.jobs[0]), call.steps_run, call.strength >= 1.0
+
+
 def batches(calls: Sequence[InpaintCall], batch_size: int) -> list[list[InpaintCall]]:
     """``calls`` in batches of at most ``batch_size`` calls of the same size and schedule (one pipeline call
     each), ordered by their first call."""
@@ -179,13 +185,43 @@ def batches(calls: Sequence[InpaintCall], batch_size: int) -> list[list[InpaintC
     open_batches: dict[tuple[Any, ...], list[InpaintCall]] = {}
     out: list[list[InpaintCall]] = []
     for call in calls:
-        key = (call.size, schedule_key(call.jobs[0]), call.steps_run, call.strength >= 1.0)
+        key = batch_key(call)
         batch = open_batches.get(key)
         if batch is None or len(batch) >= batch_size:
             batch = open_batches[key] = []
             out.append(batch)
         batch.append(call)
     return out
+
+
+ImageCall = tuple[int, InpaintCall]
+"""A call and the number of its image among the images handed over together."""
+
+
+def image_batches(calls_per_image: Sequence[Sequence[InpaintCall]], batch_size: int) -> list[list[ImageCall]]:
+    """Pipeline batches for several images' calls. Each image keeps its own :func:`batches`, in its order (a
+    batch reads the image as the image's earlier batches left it); a batch of one image takes along the next
+    batches of later images with the same :func:`batch_key` while the total stays within ``batch_size``. So every
+    image gets exactly the calls, seeds and image states it gets alone, and its results equal those of a run
+    alone up to float rounding. Calls with a ControlNet unit are never batched with others."""
+    queues = [deque(batches(calls, batch_size)) for calls in calls_per_image]
+    out: list[list[ImageCall]] = []
+    while any(queues):
+        first = next(number for number, queue in enumerate(queues) if queue)
+        head = queues[first].popleft()
+        batch = [(first, call) for call in head]
+        if not _has_unit(head):
+            for number in range(first + 1, len(queues)):
+                queue = queues[number]
+                if queue and batch_key(queue[0][0]) == batch_key(head[0]) and not _has_unit(queue[0]) \
+                        and len(batch) + len(queue[0]) <= batch_size:
+                    batch += [(number, call) for call in queue.popleft()]
+        out.append(batch)
+    return out
+
+
+def _has_unit(calls: Sequence[InpaintCall]) -> bool:
+    return any(getattr(job, "control", None) is not None for call in calls for job in call.jobs)
 
 
 def work_vs_full_pass(calls: Sequence[InpaintCall], image_size: tuple[int, int]) -> float:
@@ -214,30 +250,54 @@ class CallInpainter(Protocol):
     def default_batch_size(self) -> int:
         ...
 
-    def inpaint_calls(self, image: Image.Image, calls: Sequence[InpaintCall], batch_size: int,
-                      before_batch: Callable[[Sequence[InpaintCall]], None],
-                      ) -> tuple[Image.Image, dict[int, str | None]]:
-        """The image with every call's jobs inpainted, and each job's infotext by job index."""
+    def inpaint_images(self, images: Sequence[Image.Image], calls: Sequence[Sequence[InpaintCall]], batch_size: int,
+                       before_batch: Callable[[Sequence[ImageCall]], None],
+                       ) -> list[tuple[Image.Image, dict[int, str | None]]]:
+        """Per image (``calls[i]`` are ``images[i]``'s), the image with every call's jobs inpainted and each job's
+        infotext by job index; batches as :func:`image_batches` forms them."""
         ...
 
 
-def inpaint_in_calls(inpainter: CallInpainter, working: Image.Image, jobs: Sequence[InpaintJob], regional: bool,
-                     batch_size: int, before_job: Callable[[InpaintJob], None],
-                     ) -> tuple[Image.Image, list[str | None], dict[str, Any]]:
-    """``jobs`` grouped into calls (:func:`group_calls`) and run by ``inpainter`` in batches of ``batch_size`` (0:
-    its default); ``before_job`` runs for each job as its batch starts (interrupt check, progress). The image, each
-    job's infotext in ``jobs`` order, and the record of the calls for the manifest."""
-    batch_size = batch_size or (inpainter.default_batch_size() if jobs else 1)
-    calls = group_calls(jobs, working.size, inpainter.model_size(), regional) if jobs else []
+@dataclass(frozen=True)
+class InpaintedImage:
+    """One image's result from :func:`inpaint_in_calls`."""
 
-    def before_batch(batch: Sequence[InpaintCall]) -> None:
-        for call in batch:
+    image: Image.Image
+    infotexts: list[str | None]
+    """Per job, in the order the jobs were given."""
+    record: dict[str, Any]
+    """How the jobs were grouped into calls, for the manifest."""
+    work: int
+    """Its calls' diffusion work (latent pixels x steps run), by which images inpainted together share out their
+    time (an inpainter that makes one call per job gives its job count)."""
+
+
+def inpaint_in_calls(inpainter: CallInpainter, workings: Sequence[Image.Image],
+                     jobs_per_image: Sequence[Sequence[InpaintJob]], regional: bool, batch_size: int,
+                     before_job: Callable[[int, InpaintJob], None]) -> list[InpaintedImage]:
+    """Each image's jobs grouped into calls (:func:`group_calls`) and run by ``inpainter`` in batches of at most
+    ``batch_size`` calls (0: its default), across the images where calls match (:func:`image_batches`);
+    ``before_job`` runs with the image's number for each job as its batch starts (interrupt check, progress)."""
+    busy = any(jobs_per_image)
+    batch_size = batch_size or (inpainter.default_batch_size() if busy else 1)
+    side = inpainter.model_size() if busy else 0
+    calls = [group_calls(jobs, working.size, side, regional) if jobs else []
+             for working, jobs in zip(workings, jobs_per_image, strict=True)]
+
+    def before_batch(batch: Sequence[ImageCall]) -> None:
+        for number, call in batch:
             for job in call.jobs:
-                before_job(job)
+                before_job(number, job)
 
-    image, by_index = inpainter.inpaint_calls(working, calls, batch_size, before_batch) if calls else (working, {})
-    if image.size != working.size:
-        raise ValueError(f"inpainter returned {image.size}, expected {working.size}")
-    record = {"regional": regional, "batch_size": batch_size, "calls": [call.to_dict() for call in calls],
-              "work_vs_full_pass": round(work_vs_full_pass(calls, working.size), 4)}
-    return image.convert("RGB"), [by_index.get(job.index) for job in jobs], record
+    done = inpainter.inpaint_images(workings, calls, batch_size, before_batch) if busy \
+        else [(working, {}) for working in workings]
+    out = []
+    for working, jobs, own, (image, by_index) in zip(workings, jobs_per_image, calls, done, strict=True):
+        if image.size != working.size:
+            raise ValueError(f"inpainter returned {image.size}, expected {working.size}")
+        record = {"regional": regional, "batch_size": batch_size, "images_together": len(workings),
+                  "calls": [call.to_dict() for call in own],
+                  "work_vs_full_pass": round(work_vs_full_pass(own, working.size), 4)}
+        out.append(InpaintedImage(image.convert("RGB"), [by_index.get(job.index) for job in jobs], record,
+                                  sum(call.work() for call in own)))
+    return out

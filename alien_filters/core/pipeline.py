@@ -1,17 +1,21 @@
-"""The pipeline for one image: restore -> tag -> segment -> plan -> inpaint."""
+"""The pipeline: restore -> tag -> segment -> plan for one image, then inpaint for one image or several.
+
+Images handed to :meth:`Pipeline.inpaint` together share diffusion batches where their calls match (an inpainter
+that runs calls itself, see ``core.call_groups.image_batches``); each image's result equals its result alone up
+to float rounding."""
 
 from __future__ import annotations
 
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 from PIL import Image
 
 from .cache import NoCache, ResultCache, cache_key
-from .call_groups import CallInpainter, inpaint_in_calls
+from .call_groups import CallInpainter, InpaintedImage, inpaint_in_calls
 from .contracts import (
     ClassMasks,
     ControlImager,
@@ -133,6 +137,22 @@ class ImageResult:
     whether it ran (then pixels outside the masks changed too)."""
 
 
+@dataclass
+class Prepared:
+    """An image through restore, tag, segment and plan: what :meth:`Pipeline.inpaint` needs."""
+
+    original_size: tuple[int, int]
+    working: Image.Image
+    tags: Tags
+    masks: ClassMasks
+    plan: Plan
+    seed: int
+    timings: dict[str, float]
+    cached: list[str]
+    restored_by: str
+    restore_fallback: str | None
+
+
 def required_stages(stages: Stages, options: PipelineOptions) -> list[str]:
     """Stages switched on in ``options`` that ``stages`` lacks (the pipeline cannot run without them)."""
     wanted = {"restore": (options.restore, stages.restorer), "tag": (options.tag, stages.tagger),
@@ -173,6 +193,10 @@ class Pipeline:
 
     def run(self, image: Image.Image, input_sha256: str, seed: int) -> ImageResult:
         """Process one RGB image; raises StageFailed or Interrupted."""
+        return self.inpaint([self.prepare(image, input_sha256, seed)])[0]
+
+    def prepare(self, image: Image.Image, input_sha256: str, seed: int) -> Prepared:
+        """Restore, tag, segment and plan one RGB image; raises StageFailed or Interrupted."""
         timings: dict[str, float] = {}
         cached: list[str] = []
         size = self.options.working_size.for_image(*image.size)
@@ -213,28 +237,48 @@ class Pipeline:
 
         with self._stage("plan", 3, timings):
             plan = plan_jobs(tags, class_masks, self._rules_theme, seed, self.options.style_min_score)
+        return Prepared(image.size, working, tags, class_masks, plan, seed, timings, cached, restored_by, fallback)
 
-        final: Image.Image | None = None
-        infotexts: list[str | None] = []
-        control: ControlRun | None = None
-        finish: dict[str, Any] | None = None
-        calls: dict[str, Any] | None = None
-        if self.options.inpaint:
-            if self.offload_before_inpaint and plan.jobs:
-                release_all([self.stages.restorer, self.stages.tagger, self.stages.segmenter])
-            with self._stage("inpaint", 4, timings):
-                control = attach_control(working, plan.jobs, self.stages.inpainter, self.stages.control)
-                final, infotexts, calls = self._inpaint_any(working, control.jobs)
-                if self.theme.finish is not None and plan.jobs:
-                    final, finish = self._finish(final, tags, seed, timings)
-        return ImageResult(image.size, working, tags, class_masks, plan, final, timings, cached, restored_by,
-                           fallback, infotexts=infotexts, control=control, finish=finish, calls=calls)
+    def inpaint(self, prepared: Sequence[Prepared]) -> list[ImageResult]:
+        """Inpaint (and finish) prepared images together: one result per image, in order. Their diffusion time is
+        shared out by each image's diffusion work. Raises StageFailed or Interrupted for the whole group."""
+        if not self.options.inpaint:
+            return [self._result(item, None, [], None, None, None) for item in prepared]
+        if self.offload_before_inpaint and any(item.plan.jobs for item in prepared):
+            release_all([self.stages.restorer, self.stages.tagger, self.stages.segmenter])
+        shared: dict[str, float] = {}
+        with self._stage("inpaint", 4, shared):
+            controls = [attach_control(item.working, item.plan.jobs, self.stages.inpainter, self.stages.control)
+                        for item in prepared]
+            inpainted = self._inpaint_any([item.working for item in prepared], [c.jobs for c in controls])
+        total = sum(done.work for done in inpainted)
+        results = []
+        for item, control, done in zip(prepared, controls, inpainted, strict=True):
+            share = done.work / total if total else 1.0 / len(prepared)
+            item.timings["inpaint"] = shared["inpaint"] * share
+            final, finish = done.image, None
+            if self.theme.finish is not None and item.plan.jobs:
+                with self._stage("inpaint", 4, item.timings, announce=False):  # the finishing pass is inpaint time
+                    final, finish = self._finish(final, item.tags, item.seed, item.timings)
+            results.append(self._result(item, final, done.infotexts, done.record, control, finish))
+        return results
+
+    @staticmethod
+    def _result(item: Prepared, final: Image.Image | None, infotexts: list[str | None],
+                calls: dict[str, Any] | None, control: ControlRun | None,
+                finish: dict[str, Any] | None) -> ImageResult:
+        return ImageResult(item.original_size, item.working, item.tags, item.masks, item.plan, final, item.timings,
+                           item.cached, item.restored_by, item.restore_fallback, infotexts=infotexts, control=control,
+                           finish=finish, calls=calls)
 
     @contextmanager
-    def _stage(self, name: str, index: int, timings: dict[str, float]) -> Iterator[None]:
+    def _stage(self, name: str, index: int, timings: dict[str, float], announce: bool = True) -> Iterator[None]:
+        """Time stage ``name`` into ``timings`` (announced to the progress sink unless ``announce`` is off); its
+        own failures become StageFailed."""
         if self.interrupted():
             raise Interrupted(name)
-        self.progress(ProgressEvent("stage", index, len(STAGE_NAMES), name))
+        if announce:
+            self.progress(ProgressEvent("stage", index, len(STAGE_NAMES), name))
         start = time.perf_counter()
         try:
             yield
@@ -269,18 +313,22 @@ class Pipeline:
                 raise ValueError(f"mask for {label!r} is {mask.dtype}{mask.shape}, expected bool{expected}")
         return {label: mask for label, mask in result.items() if mask.any()}
 
-    def _inpaint_any(self, working: Image.Image,
-                     jobs: list[InpaintJob]) -> tuple[Image.Image, list[str | None], dict[str, Any]]:
-        """:meth:`_inpaint`, or calls grouped by core.call_groups where the inpainter runs calls itself; the image,
-        each job's infotext and how the jobs were grouped into calls."""
+    def _inpaint_any(self, workings: Sequence[Image.Image],
+                     jobs_per_image: Sequence[list[InpaintJob]]) -> list[InpaintedImage]:
+        """Each image inpainted: in calls grouped and batched by core.call_groups where the inpainter runs calls
+        itself, else one job after another (one image at a time)."""
         inpainter = self.stages.inpainter
         if not isinstance(inpainter, CallInpainter):
-            image, infotexts = self._inpaint(working, jobs)
-            return image, infotexts, {"regional": False, "batch_size": 1, "why": "the inpainter makes one call per job",
-                                      "calls": [{"jobs": [job.index], "rules": [job.rule]} for job in jobs]}
+            out = []
+            for working, jobs in zip(workings, jobs_per_image, strict=True):
+                image, infotexts = self._inpaint(working, jobs)
+                record = {"regional": False, "batch_size": 1, "why": "the inpainter makes one call per job",
+                          "calls": [{"jobs": [job.index], "rules": [job.rule]} for job in jobs]}
+                out.append(InpaintedImage(image, infotexts, record, work=len(jobs)))  # one call per job
+            return out
         regional = self.options.regional if self.options.regional is not None else self.theme.regional
-        return inpaint_in_calls(inpainter, working, jobs, regional, self.options.inpaint_batch_size,
-                                lambda job: self._before_job(job, len(jobs)))
+        return inpaint_in_calls(inpainter, workings, jobs_per_image, regional, self.options.inpaint_batch_size,
+                                lambda number, job: self._before_job(job, len(jobs_per_image[number])))
 
     def _before_job(self, job: InpaintJob, total: int) -> None:
         if self.interrupted():

@@ -1,9 +1,9 @@
 """Running inpaint calls through a diffusers inpainting pipeline, several at once.
 
-A batch is calls of the same model size and schedule (``core.call_groups.batches``); they go through the pipeline
-as one batch, each with its own crop, mask, prompts (one text per region, see ``regional_attention``) and
-generator, so each result is the one the call gives alone with its seed, up to float rounding. Every call of a
-batch reads the image as it was before the batch.
+A batch is calls of the same model size and schedule, from one image or several (``core.call_groups.image_batches``);
+they go through the pipeline as one batch, each with its own crop, mask, prompts (one text per region, see
+``regional_attention``) and generator, so each result is the one the call gives alone with its seed, up to float
+rounding. Every call of a batch reads its image as it was before the batch.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from ..core import masks as mask_ops
-from ..core.call_groups import LATENT_FACTOR, InpaintCall, batches
+from ..core.call_groups import LATENT_FACTOR, ImageCall, InpaintCall, image_batches
 from ..core.compositing import crop_mask, paste_back
 from .regional_attention import RegionWeights, regional_attention
 from .staggered_start import StaggeredStarts
@@ -30,12 +30,14 @@ BYTES_PER_ITEM_PIXEL_FP16 = 6 * 1024
 MAX_DEFAULT_BATCH = 8
 
 
-def default_batch_size(device: str, side: int) -> int:
-    """Calls per batch: on CUDA as many as half the free memory holds at ``side`` x ``side`` (at most
-    :data:`MAX_DEFAULT_BATCH`), else :data:`CPU_BATCH_SIZE`."""
+def default_batch_size(device: str, model_side: Callable[[], int]) -> int:
+    """Calls per batch: on CUDA as many as half the free memory holds at the model's side squared (at most
+    :data:`MAX_DEFAULT_BATCH`), else :data:`CPU_BATCH_SIZE`. ``model_side`` is asked only on CUDA (it loads the
+    model)."""
     if not str(device).startswith("cuda") or not torch.cuda.is_available():
         return CPU_BATCH_SIZE
     free, _ = torch.cuda.mem_get_info(torch.device(device))
+    side = model_side()
     per_item = side * side * BYTES_PER_ITEM_PIXEL_FP16
     return int(max(1, min(MAX_DEFAULT_BATCH, free // 2 // per_item)))
 
@@ -73,9 +75,10 @@ def region_masks(call: InpaintCall, latent_factor: int = LATENT_FACTOR) -> np.nd
     return np.clip(np.stack(out), 0.0, 1.0)
 
 
-def run_batch(pipe: Any, image: Image.Image, calls: Sequence[InpaintCall], device: str,
+def run_batch(pipe: Any, images: Sequence[Image.Image], calls: Sequence[InpaintCall], device: str,
               on_step_end: Callable[..., dict[str, Any]] | None = None) -> list[Image.Image]:
-    """Generate every call of ``calls`` (same size and schedule) in one pipeline call; the generated crops."""
+    """Generate every call of ``calls`` (same size and schedule; ``calls[i]`` on ``images[i]``) in one pipeline
+    call; the generated crops."""
     sizes = {call.size for call in calls}
     if len(sizes) != 1:
         raise ValueError(f"a batch needs calls of one size, got {sorted(sizes)}")
@@ -85,7 +88,7 @@ def run_batch(pipe: Any, image: Image.Image, calls: Sequence[InpaintCall], devic
     guided = float(settings.cfg_scale) > 1.0
     regions = max(len(call.jobs) for call in calls)
     crops, masks, positive, negative = [], [], [], []
-    for call in calls:
+    for image, call in zip(images, calls, strict=True):
         crop, mask = call_crop(image, call)
         crops.append(crop)
         masks.append(mask)
@@ -127,23 +130,28 @@ def _generator_device(device: str) -> str:
     return str(device) if str(device).startswith("cuda") else "cpu"
 
 
-def inpaint_calls(inpainter: Any, image: Image.Image, calls: Sequence[InpaintCall], batch_size: int,
-                  before_batch: Callable[[Sequence[InpaintCall]], None],
-                  on_step_end: Callable[..., dict[str, Any]] | None = None,
-                  ) -> tuple[Image.Image, dict[int, str | None]]:
-    """Every call of ``calls`` on ``image`` through ``inpainter`` (a DiffusersInpainter), in batches of at most
-    ``batch_size``: the image with each job pasted back through its feathered mask, and each job's infotext by job
-    index. A batch of one one-job call is the inpainter's own call (today's path, exactly)."""
-    infotexts: dict[int, str | None] = {}
-    for batch in batches(calls, batch_size):
+def inpaint_images(inpainter: Any, images: Sequence[Image.Image], calls: Sequence[Sequence[InpaintCall]],
+                   batch_size: int, before_batch: Callable[[Sequence[ImageCall]], None],
+                   on_step_end: Callable[..., dict[str, Any]] | None = None,
+                   ) -> list[tuple[Image.Image, dict[int, str | None]]]:
+    """Every call of ``calls`` (``calls[i]`` on ``images[i]``) through ``inpainter`` (a DiffusersInpainter), in the
+    batches of ``core.call_groups.image_batches``: per image, the image with each job pasted back through its
+    feathered mask, and each job's infotext by job index. A batch of one one-job call is the inpainter's own call
+    (today's path, exactly)."""
+    out = list(images)
+    infotexts: list[dict[int, str | None]] = [{} for _ in images]
+    for batch in image_batches(calls, batch_size):
         before_batch(batch)
-        if len(batch) == 1 and len(batch[0].jobs) == 1:
-            image, infotexts[batch[0].jobs[0].index] = inpainter.inpaint_with_infotext(image, batch[0].jobs[0])
+        if len(batch) == 1 and len(batch[0][1].jobs) == 1:
+            number, call = batch[0]
+            out[number], infotexts[number][call.jobs[0].index] = inpainter.inpaint_with_infotext(out[number],
+                                                                                                 call.jobs[0])
             continue
-        generated = run_batch(inpainter.pipeline, image, batch, inpainter.device, on_step_end)
-        for call, crop in zip(batch, generated, strict=True):
-            image = paste_call(image, crop, call)
+        generated = run_batch(inpainter.pipeline, [out[number] for number, _ in batch], [call for _, call in batch],
+                              inpainter.device, on_step_end)
+        for (number, call), crop in zip(batch, generated, strict=True):
+            out[number] = paste_call(out[number], crop, call)
             shared = "" if len(call.jobs) == 1 else f", Alien Filters call: {'+'.join(j.rule for j in call.jobs)}"
             for job in call.jobs:
-                infotexts[job.index] = inpainter.infotext(replace(job, seed=call.seed), call.size) + shared
-    return image, infotexts
+                infotexts[number][job.index] = inpainter.infotext(replace(job, seed=call.seed), call.size) + shared
+    return list(zip(out, infotexts, strict=True))

@@ -26,7 +26,7 @@ from .controlnet import control_kwargs, unit_infotext
 if TYPE_CHECKING:
     from diffusers import StableDiffusionInpaintPipeline
 
-    from ..core.call_groups import InpaintCall
+    from ..core.call_groups import ImageCall, InpaintCall
     from ..core.contracts import FinishJob, InpaintJob
     from ..core.control import ControlSpec
     from .controlnet import ControlNets
@@ -253,19 +253,20 @@ class DiffusersInpainter:
         base = image if image.mode in ("RGB", "RGBA", "L") else image.convert("RGB")
         return paste_back(base, generated, crop_box, alpha), self.infotext(job, crop.size)
 
-    def inpaint_calls(self, image: Image.Image, calls: Sequence[InpaintCall], batch_size: int,
-                      before_batch: Callable[[Sequence[InpaintCall]], None],
-                      ) -> tuple[Image.Image, dict[int, str | None]]:
-        """Regional and batched calls (see stages.batched_inpaint): the image and each job's infotext by index."""
+    def inpaint_images(self, images: Sequence[Image.Image], calls: Sequence[Sequence[InpaintCall]], batch_size: int,
+                       before_batch: Callable[[Sequence[ImageCall]], None],
+                       ) -> list[tuple[Image.Image, dict[int, str | None]]]:
+        """Regional and batched calls of one or more images (see stages.batched_inpaint): per image, the image and
+        each job's infotext by index."""
         from . import batched_inpaint
 
-        return batched_inpaint.inpaint_calls(self, image, calls, batch_size, before_batch, self._on_step_end)
+        return batched_inpaint.inpaint_images(self, images, calls, batch_size, before_batch, self._on_step_end)
 
     def default_batch_size(self) -> int:
         """Calls per batch when the run does not say: memory-aware on CUDA (stages.batched_inpaint)."""
         from . import batched_inpaint
 
-        return batched_inpaint.default_batch_size(self.device, self.model_size())
+        return batched_inpaint.default_batch_size(self.device, self.model_size)
 
     def finish(self, image: Image.Image, job: FinishJob) -> tuple[Image.Image, str | None]:
         """The finishing pass (core.contracts.Finisher): one low-denoise pass over the whole image at its own size

@@ -8,7 +8,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
-from ..batch.runner import ItemOutcome
+from ..batch.outcomes import ItemOutcome
 from ..core.errors import AlienFiltersError
 from ..core.states import FINISHED_JOB_STATES, JobState
 from . import console

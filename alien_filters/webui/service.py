@@ -10,8 +10,9 @@ from typing import Any, Callable
 from PIL import Image
 
 from ..batch.imageio import DEFAULT_MAX_PIXELS, decode_image_bytes, sha256_bytes
+from ..batch.outcomes import ItemOutcome
 from ..batch.preview import render_preview
-from ..batch.runner import BatchRunner, BatchSettings, ItemOutcome
+from ..batch.runner import BatchRunner, BatchSettings
 from ..core.contracts import ProgressEvent
 from ..core.errors import AlienFiltersError
 from ..core.pipeline import STAGE_NAMES, ImageResult, Interrupted, PipelineOptions, StageFailed, Stages

@@ -17,7 +17,7 @@ from PIL import Image
 
 from ..batch.discovery import discover
 from ..batch.manifest import tags_line
-from ..batch.runner import BatchReport
+from ..batch.outcomes import BatchReport
 from ..core.errors import AlienFiltersError
 from ..core.pipeline import PipelineOptions
 from ..core.run_options import StageChoices

@@ -25,7 +25,8 @@ import pytest
 from alien_filters import cli
 from alien_filters.batch.atomic import TMP_PREFIX
 from alien_filters.batch.lock import LOCK_NAME
-from alien_filters.batch.runner import REPORT_NAME, BatchReport, BatchRunner, BatchSettings, ItemOutcome
+from alien_filters.batch.outcomes import BatchReport, ItemOutcome
+from alien_filters.batch.runner import REPORT_NAME, BatchRunner, BatchSettings
 from alien_filters.core.masks import rle_decode
 from alien_filters.core.pipeline import PipelineOptions, Stages
 from alien_filters.core.sizing import WorkingSize

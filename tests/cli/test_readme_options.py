@@ -188,6 +188,9 @@ class Run:
     def files(self, suffix: str) -> list[Path]:
         return sorted(p for p in self.out.rglob(f"*{suffix}") if ".alien-cache" not in p.parts)
 
+    def report(self) -> dict[str, Any]:
+        return json.loads((self.out / "alien-filters-report.json").read_text())
+
 
 def detector_name(value: str) -> str:
     """The registry model a ``--detector`` value stands for (auto: OWLv2 where transformers has it)."""
@@ -239,6 +242,7 @@ EFFECTS: dict[str, Callable[[Run, str | None], None]] = {
     "--no-regional": lambda run, _: all(m["options"]["regional"] is False for m in run.manifests),
     "--inpaint-batch-size": lambda run, value: all(m["options"]["inpaint_batch_size"] == int(value)
                                                    for m in run.manifests),
+    "--inpaint-images": lambda run, value: run.report()["images_together"] == int(value),
 }
 """What each option must have done, where a dry run with the doubles shows it (``--checkpoint`` and
 ``--checkpoint-config`` only matter once inpainting runs). A check returns True or asserts itself."""

@@ -10,8 +10,10 @@ import json
 import signal
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 pytest.importorskip("ray")
 
@@ -47,16 +49,22 @@ def models(tmp_path_factory) -> Path:
     return root
 
 
-def test_ray_writes_the_files_the_local_batch_writes(tmp_path, models, ray_address):
+def command_line(tmp_path: Path, models: Path) -> list[str]:
+    """Four small rooms in ``tmp_path/rooms`` and the ``process`` arguments that run the quick theme on them."""
     src = tmp_path / "rooms"
     write_small_rooms(src, 4)
-    before = snapshot(src)
     (tmp_path / "themes").mkdir()
     (tmp_path / "themes" / "quick.yaml").write_text(quick_theme())
     checkpoint = write_tiny_inpaint_checkpoint(tmp_path / "sd")
-    common = [str(src), "--theme", "quick", "--themes-dir", str(tmp_path / "themes"), "--models-dir", str(models),
-              "--offline", "--device", "cpu", "--detector", "owlvit", "--segmenter", "boxes", "--seed", "5",
-              "--short-side", "64", "--max-long-side", "96", "--checkpoint", str(checkpoint)]
+    return [str(src), "--theme", "quick", "--themes-dir", str(tmp_path / "themes"), "--models-dir", str(models),
+            "--offline", "--device", "cpu", "--detector", "owlvit", "--segmenter", "boxes", "--seed", "5",
+            "--short-side", "64", "--max-long-side", "96", "--checkpoint", str(checkpoint)]
+
+
+def test_ray_writes_the_files_the_local_batch_writes(tmp_path, models, ray_address):
+    common = command_line(tmp_path, models)
+    src = tmp_path / "rooms"
+    before = snapshot(src)
     previous, threads = signal.getsignal(signal.SIGINT), torch.get_num_threads()
     try:
         torch.set_num_threads(1)  # as each actor (1 CPU): CPU kernels sum floats in an order set by the threads
@@ -89,3 +97,31 @@ def test_ray_writes_the_files_the_local_batch_writes(tmp_path, models, ray_addre
     signal.signal(signal.SIGINT, previous)
     assert again == cli.EXIT_OK
     assert json.loads((ray_out / REPORT_NAME).read_text())["counts"]["skipped"] == 4
+
+
+def test_an_actor_hands_its_images_to_the_inpainter_together(tmp_path, models, ray_address):
+    """``--inpaint-images 2`` with two rows per actor call: the actor inpaints both images in shared batches, and
+    each result equals the local batch's (one image at a time) up to float rounding."""
+    common = [*command_line(tmp_path, models), "--inpaint-batch-size", "2"]
+    previous, threads = signal.getsignal(signal.SIGINT), torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert cli.main(["process", *common, "--out", str(tmp_path / "local"), "--inpaint-images", "1"]) == 0
+        torch.set_num_threads(threads)
+        assert cli.main(["process", *common, "--out", str(tmp_path / "ray"), "--inpaint-images", "2", "--ray",
+                         ray_address, "--ray-actors", "1", "--ray-batch-size", "2"]) == cli.EXIT_OK
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        torch.set_num_threads(threads)
+    local, ray_out = tmp_path / "local", tmp_path / "ray"
+    assert image_outputs(ray_out) == image_outputs(local)
+    together = []
+    for rel in image_outputs(local):
+        if rel.endswith(".png"):
+            ours, theirs = (np.asarray(Image.open(folder / rel), dtype=np.int16) for folder in (ray_out, local))
+            assert np.abs(ours - theirs).max() <= 2, rel
+        if rel.endswith(".json"):
+            ours, theirs = (json.loads((folder / rel).read_text()) for folder in (ray_out, local))
+            assert ours["calls"]["calls"] == theirs["calls"]["calls"] and ours["plan"] == theirs["plan"], rel
+            together.append(ours["calls"]["images_together"])
+    assert len(together) == 4 and 2 in together  # an actor call of two rows went to the inpainter as one group

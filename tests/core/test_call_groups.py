@@ -10,15 +10,17 @@ import pytest
 from alien_filters.core.call_groups import (
     batches,
     group_calls,
+    image_batches,
     merged_call,
     own_call,
     schedule_key,
     work_vs_full_pass,
 )
 from alien_filters.core.contracts import InpaintJob, ProgressEvent
+from alien_filters.core.control import ControlSpec
 from alien_filters.core.pipeline import Pipeline, PipelineOptions, Stages
 from alien_filters.core.settings import InpaintSettings, InvalidSettingError
-from tests.support.doubles import ColourSegmenter, ColourTagger, PaintInpainter, ResizeRestorer
+from tests.support.doubles import CallingPainter, ColourSegmenter, ColourTagger, ResizeRestorer
 from tests.support.rooms import room_image
 
 SIZE = (704, 512)
@@ -102,6 +104,29 @@ def test_batches_hold_calls_of_one_size_and_schedule_in_order():
         batches(calls, 0)
 
 
+def test_images_share_batches_but_each_keeps_its_own_batches_in_order():
+    first = group_calls([_job(0, (0, 0, 200, 200)), _job(1, (300, 0, 500, 200)), _job(2, (0, 300, 300, 500))],
+                        SIZE, SIDE, regional=False)
+    second = group_calls([_job(0, (400, 0, 600, 200))], SIZE, SIDE, regional=False)  # first's jobs 0 and 1's size
+    third = group_calls([_job(0, (300, 300, 600, 500))], SIZE, SIDE, regional=False)  # first's job 2's size
+
+    def handed(batch_size: int) -> list[list[tuple[int, int]]]:
+        return [[(number, call.jobs[0].index) for number, call in batch]
+                for batch in image_batches([first, second, third], batch_size)]
+
+    assert handed(3) == [[(0, 0), (0, 1), (1, 0)], [(0, 2), (2, 0)]]
+    assert handed(2) == [[(0, 0), (0, 1)], [(0, 2), (2, 0)], [(1, 0)]]  # a full batch takes no one along
+    assert handed(1) == [[(0, 0)], [(0, 1)], [(0, 2)], [(1, 0)], [(2, 0)]]
+    for batch_size in (1, 2, 3):  # every image gets exactly the batches it gets alone, in the same order
+        for number, calls in enumerate((first, second, third)):
+            own = [[call for n, call in batch if n == number] for batch in image_batches([first, second, third],
+                                                                                          batch_size)]
+            assert [b for b in own if b] == batches(calls, batch_size)
+    guided = [dataclasses.replace(call, jobs=(dataclasses.replace(call.jobs[0], control=ControlSpec("canny")),))
+              for call in second]
+    assert [[n for n, _ in batch] for batch in image_batches([first, guided], 3)] == [[0, 0], [0], [1]]
+
+
 def test_work_in_full_image_equivalents():
     whole = _job(0, (0, 0, 704, 512), steps=20, denoising_strength=0.75)
     call = own_call(whole, SIZE, SIDE)  # 704x512 -> 512x376: 64 x 47 latents over 88 x 64, same steps
@@ -113,29 +138,6 @@ def test_d_is_a_bounded_setting():
     with pytest.raises(InvalidSettingError, match="regional_min_scale"):
         InpaintSettings(regional_min_scale=0.4)
     assert InpaintSettings().regional_min_scale == 0.5
-
-
-@dataclasses.dataclass
-class CallingPainter(PaintInpainter):
-    """PaintInpainter that takes planned calls, painting each call's jobs in order, and keeps what it was handed."""
-
-    name: str = "calling-painter-double"
-    handed: list[tuple[list[list[int]], int]] = dataclasses.field(default_factory=list)
-
-    def model_size(self) -> int:
-        return 512
-
-    def default_batch_size(self) -> int:
-        return 3
-
-    def inpaint_calls(self, image, calls, batch_size, before_batch):
-        self.handed.append(([[job.index for job in call.jobs] for call in calls], batch_size))
-        for batch in batches(calls, batch_size):
-            before_batch(batch)
-            for call in batch:
-                for job in call.jobs:
-                    image = self.inpaint(image, job)
-        return image, {job.index: f"{job.rule}\nSteps: 1" for call in calls for job in call.jobs}
 
 
 @pytest.mark.parametrize(("theme_regional", "option", "merged"), [

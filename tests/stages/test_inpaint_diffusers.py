@@ -254,3 +254,7 @@ def test_release_follows_the_offload_policy_free_for_every_model(checkpoint, roo
     assert {name for name, _ in calls} >= {"UNet2DConditionModel", "AutoencoderKL", "CLIPTextModel"}
     assert {mode for _, mode in calls} == {"free"}
     assert next(unet.parameters()).device.type == "meta", "the weights are freed, not kept somewhere"
+
+
+def test_the_default_batch_size_on_a_cpu_loads_no_model(tmp_path):
+    assert DiffusersInpainter(tmp_path / "not-there", device="cpu").default_batch_size() == 1  # loading would raise

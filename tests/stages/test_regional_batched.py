@@ -49,7 +49,7 @@ def test_one_region_equals_todays_call(inpainter: DiffusersInpainter, room: Imag
     job = _job(0, (10, 40, 10, 50), "an alien bed", seed=1)
     today = inpainter.inpaint(room, job)
     call = own_call(job, room.size, inpainter.model_size())
-    [generated] = run_batch(inpainter.pipeline, room, [call], "cpu")
+    [generated] = run_batch(inpainter.pipeline, [room], [call], "cpu")
     assert np.abs(_pixels(paste_call(room, generated, call)) - _pixels(today)).max() <= 1
 
 
@@ -59,8 +59,8 @@ def test_regions_with_one_prompt_equal_one_region(inpainter: DiffusersInpainter,
     left[:, 30:], right[:, :30] = False, False
     halves = (InpaintJob(**{**vars(job), "mask": left}), InpaintJob(**{**vars(job), "index": 1, "mask": right}))
     whole = own_call(job, room.size, inpainter.model_size())
-    [one] = run_batch(inpainter.pipeline, room, [whole], "cpu")
-    [two] = run_batch(inpainter.pipeline, room, [InpaintCall(halves, whole.box, whole.size)], "cpu")
+    [one] = run_batch(inpainter.pipeline, [room], [whole], "cpu")
+    [two] = run_batch(inpainter.pipeline, [room], [InpaintCall(halves, whole.box, whole.size)], "cpu")
     assert np.abs(_pixels(one) - _pixels(two)).max() <= 1
 
 
@@ -105,16 +105,35 @@ def test_a_batch_equals_its_calls_one_by_one(inpainter: DiffusersInpainter, room
     calls = [own_call(a, room.size, inpainter.model_size()), own_call(b, room.size, inpainter.model_size())]
     assert calls[0].size == calls[1].size
     pipe = inpainter.pipeline
-    alone = [run_batch(pipe, room, [call], "cpu")[0] for call in calls]
-    together = run_batch(pipe, room, calls, "cpu")
+    alone = [run_batch(pipe, [room], [call], "cpu")[0] for call in calls]
+    together = run_batch(pipe, [room] * len(calls), calls, "cpu")
     for one, batched in zip(alone, together, strict=True):
         assert np.abs(_pixels(one) - _pixels(batched)).max() <= 2
     # a regional call (2 regions) batched with a one-region call of the same size: padding slots weigh nothing
     lone = own_call(_job(3, (8, 30, 4, 124), "a rug", seed=4, pad=0), room.size, inpainter.model_size())
     lone = InpaintCall(lone.jobs, (2, 2, 118, 48), (64, 24))
-    mixed = run_batch(pipe, room, [regional, lone], "cpu")
+    mixed = run_batch(pipe, [room] * 2, [regional, lone], "cpu")
     for call, batched in zip((regional, lone), mixed, strict=True):
-        assert np.abs(_pixels(run_batch(pipe, room, [call], "cpu")[0]) - _pixels(batched)).max() <= 2
+        assert np.abs(_pixels(run_batch(pipe, [room], [call], "cpu")[0]) - _pixels(batched)).max() <= 2
+
+
+def test_images_inpainted_together_equal_each_alone(inpainter: DiffusersInpainter, room: Image.Image):
+    other = Image.fromarray(np.random.default_rng(8).integers(0, 256, (*SHAPE, 3), dtype=np.uint8))
+    side = inpainter.model_size()
+    a = _job(0, (10, 40, 10, 50), "an alien bed", seed=1)
+    b = _job(1, (50, 80, 70, 110), "a lamp of bones", seed=2)
+    c = _job(0, (50, 80, 70, 110), "a window onto the lake", seed=5)
+    calls = [[own_call(a, room.size, side), own_call(b, room.size, side)], [own_call(c, other.size, side)]]
+    seen: list[list[int]] = []
+    together = inpainter.inpaint_images([room, other], calls, 4,
+                                        lambda batch: seen.append([number for number, _ in batch]))
+    assert seen == [[0, 0, 1]]  # one pipeline batch for both images
+    alone = [inpainter.inpaint_images([image], [own], 4, lambda _: None)[0]
+             for image, own in zip([room, other], calls, strict=True)]
+    for (image, infotexts), (image_alone, infotexts_alone) in zip(together, alone, strict=True):
+        assert np.abs(_pixels(image) - _pixels(image_alone)).max() <= 2
+        assert infotexts == infotexts_alone
+    assert not np.array_equal(_pixels(together[1][0]), _pixels(other))
 
 
 def test_calls_keep_every_pixel_outside_their_masks(inpainter: DiffusersInpainter, room: Image.Image):
@@ -123,7 +142,7 @@ def test_calls_keep_every_pixel_outside_their_masks(inpainter: DiffusersInpainte
     b = InpaintJob(**{**vars(b), "mask": b.mask & ~a.mask})
     call = InpaintCall((a, b), (2, 2, 98, 68), (64, 48))
     seen: list[int] = []
-    result, infotexts = inpainter.inpaint_calls(room, [call], 4, lambda batch: seen.append(len(batch)))
+    [(result, infotexts)] = inpainter.inpaint_images([room], [[call]], 4, lambda batch: seen.append(len(batch)))
     outside = ~(a.mask | b.mask)
     assert np.array_equal(_pixels(result)[outside], _pixels(room)[outside])
     assert not np.array_equal(_pixels(result)[a.mask], _pixels(room)[a.mask])
@@ -167,5 +186,5 @@ def test_a_weaker_region_is_held_at_its_noised_image_until_its_own_start(inpaint
         assert not StaggeredStarts(pipe, [same], [call_crop(room, same)[0]], [region_masks(same, 2)]).active
     finally:
         pipe.scheduler = saved
-    [generated] = run_batch(pipe, room, [call], "cpu")
+    [generated] = run_batch(pipe, [room], [call], "cpu")
     assert generated.size == call.size

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 from PIL import Image
 
+from alien_filters.core.call_groups import ImageCall, InpaintCall, image_batches
 from alien_filters.core.contracts import ClassMasks, Detection, InpaintJob, Tags
 from tests.support.rooms import PALETTE
 
@@ -100,3 +101,37 @@ class DescribingInpainter(PaintInpainter):
 
     def inpaint_with_infotext(self, image: Image.Image, job: InpaintJob) -> tuple[Image.Image, str | None]:
         return self.inpaint(image, job), None if job.rule == self.silent_rule else f"{job.rule}\nSteps: 1, Seed: 2"
+
+
+@dataclass
+class CallingPainter(PaintInpainter):
+    """PaintInpainter that takes planned calls (core.call_groups.CallInpainter), painting each call's jobs in order.
+    Keeps what it was handed: per image, its calls' job indices and the batch size (``handed``), and how many images
+    came together each time (``groups``). It refuses a group holding a working image ``refuse_width`` wide."""
+
+    name: str = "calling-painter-double"
+    handed: list[tuple[list[list[int]], int]] = field(default_factory=list)
+    groups: list[int] = field(default_factory=list)
+    refuse_width: int = 0
+
+    def model_size(self) -> int:
+        return 512
+
+    def default_batch_size(self) -> int:
+        return 3
+
+    def inpaint_images(self, images: Sequence[Image.Image], calls: Sequence[Sequence[InpaintCall]], batch_size: int,
+                       before_batch: Callable[[Sequence[ImageCall]], None],
+                       ) -> list[tuple[Image.Image, dict[int, str | None]]]:
+        if any(image.width == self.refuse_width for image in images):
+            raise RuntimeError(f"cannot paint an image {self.refuse_width} px wide")
+        self.groups.append(len(images))
+        self.handed += [([[job.index for job in call.jobs] for call in own], batch_size) for own in calls]
+        out = list(images)
+        for batch in image_batches(calls, batch_size):
+            before_batch(batch)
+            for number, call in batch:
+                for job in call.jobs:
+                    out[number] = self.inpaint(out[number], job)
+        return [(image, {job.index: f"{job.rule}\nSteps: 1" for call in own for job in call.jobs})
+                for image, own in zip(out, calls, strict=True)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from alien_filters.batch.runner import ItemOutcome
+from alien_filters.batch.outcomes import ItemOutcome
 from alien_filters.webui.jobs import JobRegistry
 
 
