@@ -9,7 +9,9 @@ the larger of today's scale for the union box and every member's ``D`` x own sca
 when the merged call costs less diffusion work (latent pixels x denoising steps) than the two apart; a small
 object next to a large one would force the large one up to its scale, which costs more, so it keeps its own crop.
 Jobs with the same steps and CFG scale can share a call; each region keeps its own prompt, negative prompt and
-denoising strength (a region of lower strength starts later, see ``stages/staggered_start.py``). The partition of an
+denoising strength (a region of lower strength starts later, see ``stages/staggered_start.py``). A call runs at most
+one ControlNet unit: jobs with the same unit and jobs without one can share it, the unit acting outside the masks of
+the jobs without it (``stages/regional_control.py``). The partition of an
 image's jobs into calls is the one of least work: exact for up to :data:`EXACT_JOBS` jobs, greedy pairwise merges
 beyond.
 """
@@ -43,8 +45,7 @@ def denoise_steps(steps: int, strength: float) -> int:
 def schedule_key(job: InpaintJob) -> tuple[Any, ...]:
     """Jobs with equal keys can share a call: the same steps and CFG scale (their strengths may differ)."""
     s = job.settings
-    control = getattr(job, "control", None)  # a job with a control image keeps its own call
-    return int(s.steps), float(s.cfg_scale), None if control is None else job.index
+    return int(s.steps), float(s.cfg_scale)
 
 
 @dataclass(frozen=True)
@@ -96,8 +97,11 @@ def merged_call(calls: Sequence[InpaintCall], image_size: tuple[int, int], side:
                 own_scales: dict[int, float]) -> InpaintCall | None:
     """One call rendering every job of ``calls`` over the union of their boxes, at the smallest scale that keeps
     each job at ``regional_min_scale`` x its own scale (and at least today's scale for the union box); None when
-    that would exceed the largest call (:data:`MAX_SIDE_FACTOR` x ``side``)."""
+    that would exceed the largest call (:data:`MAX_SIDE_FACTOR` x ``side``) or hold two different ControlNet
+    units."""
     jobs = tuple(sorted((job for call in calls for job in call.jobs), key=lambda j: j.index))
+    if len({job.control for job in jobs if job.control is not None}) > 1:
+        return None  # a call runs one ControlNet unit
     box = (min(c.box[0] for c in calls), min(c.box[1] for c in calls),
            max(c.box[2] for c in calls), max(c.box[3] for c in calls))
     width, height = box[2] - box[0], box[3] - box[1]
@@ -173,8 +177,10 @@ def _greedy(calls: list[InpaintCall], image_size: tuple[int, int], side: int,
 
 
 def batch_key(call: InpaintCall) -> tuple[Any, ...]:
-    """Calls with equal keys can run as one pipeline batch: the same model size, schedule and steps run."""
-    return call.size, schedule_key(call.jobs[0]), call.steps_run, call.strength >= 1.0
+    """Calls with equal keys can run as one pipeline batch: the same model size, schedule and steps run, and no
+    ControlNet unit (a call with one runs alone)."""
+    unit = call.jobs[0].index if _has_unit([call]) else None
+    return call.size, schedule_key(call.jobs[0]), call.steps_run, call.strength >= 1.0, unit
 
 
 def batches(calls: Sequence[InpaintCall], batch_size: int) -> list[list[InpaintCall]]:
@@ -221,7 +227,7 @@ def image_batches(calls_per_image: Sequence[Sequence[InpaintCall]], batch_size: 
 
 
 def _has_unit(calls: Sequence[InpaintCall]) -> bool:
-    return any(getattr(job, "control", None) is not None for call in calls for job in call.jobs)
+    return any(job.control is not None for call in calls for job in call.jobs)
 
 
 def work_vs_full_pass(calls: Sequence[InpaintCall], image_size: tuple[int, int]) -> float:

@@ -8,6 +8,7 @@ rounding. Every call of a batch reads its image as it was before the batch.
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import replace
 from typing import Any, Callable, Sequence
 
@@ -18,7 +19,9 @@ from PIL import Image
 from ..core import masks as mask_ops
 from ..core.call_groups import LATENT_FACTOR, ImageCall, InpaintCall, image_batches
 from ..core.compositing import crop_mask, paste_back
+from .controlnet import ControlNets, control_kwargs
 from .regional_attention import RegionWeights, regional_attention
+from .regional_control import call_unit, masked_residuals, unit_weights
 from .staggered_start import StaggeredStarts
 
 GIB = 2**30
@@ -76,9 +79,11 @@ def region_masks(call: InpaintCall, latent_factor: int = LATENT_FACTOR) -> np.nd
 
 
 def run_batch(pipe: Any, images: Sequence[Image.Image], calls: Sequence[InpaintCall], device: str,
-              on_step_end: Callable[..., dict[str, Any]] | None = None) -> list[Image.Image]:
+              on_step_end: Callable[..., dict[str, Any]] | None = None,
+              controlnets: ControlNets | None = None) -> list[Image.Image]:
     """Generate every call of ``calls`` (same size and schedule; ``calls[i]`` on ``images[i]``) in one pipeline
-    call; the generated crops."""
+    call; the generated crops. A call with a ControlNet unit runs alone, through ``controlnets``' pipeline over
+    ``pipe`` (see ``regional_control``)."""
     sizes = {call.size for call in calls}
     if len(sizes) != 1:
         raise ValueError(f"a batch needs calls of one size, got {sorted(sizes)}")
@@ -102,18 +107,30 @@ def run_batch(pipe: Any, images: Sequence[Image.Image], calls: Sequence[InpaintC
     latent_factor = int(pipe.vae_scale_factor)
     masks_per_call = [region_masks(call, latent_factor) for call in calls]
     staggered = StaggeredStarts(pipe, calls, crops, masks_per_call, on_step_end)
+    unit = call_unit(calls[0]) if len(calls) == 1 else None
+    control: dict[str, Any] = {}
+    if unit is not None:
+        if controlnets is None:
+            raise ValueError("a call with a ControlNet unit but no ControlNet models in this run")
+        guided_job = next(job for job in calls[0].jobs if job.control is not None)
+        pipe = controlnets.pipeline(pipe, unit)
+        control = control_kwargs(unit, guided_job.control_image, calls[0].box, calls[0].size)
     kwargs: dict[str, Any] = dict(
         prompt_embeds=torch.cat(positive), negative_prompt_embeds=torch.cat(negative) if guided else None,
         image=crops, mask_image=masks, width=calls[0].size[0], height=calls[0].size[1],
         strength=calls[0].strength, num_inference_steps=int(settings.steps),
         guidance_scale=float(settings.cfg_scale), generator=generators, output_type="pil",
-        callback_on_step_end=staggered if staggered.active else on_step_end)
-    with torch.inference_mode():
-        if regions == 1:
-            return list(pipe(**kwargs).images)
-        weights = _weights(masks_per_call, regions, pipe.unet.device)
-        with regional_attention(pipe.unet, weights):
-            return list(pipe(**kwargs).images)
+        callback_on_step_end=staggered if staggered.active else on_step_end, **control)
+    with ExitStack() as hooks, torch.inference_mode():
+        if regions > 1:
+            weights = _weights(masks_per_call, regions, pipe.unet.device)
+            hooks.enter_context(regional_attention(pipe.unet, weights))
+            if unit is not None:
+                hooks.enter_context(regional_attention(pipe.controlnet, weights))
+        if unit is not None:
+            residual_weights = unit_weights(calls[0], masks_per_call[0])
+            hooks.enter_context(masked_residuals(pipe.controlnet, torch.from_numpy(residual_weights)))
+        return list(pipe(**kwargs).images)
 
 
 def _weights(masks_per_call: Sequence[np.ndarray], regions: int, device: Any) -> RegionWeights:
@@ -148,7 +165,7 @@ def inpaint_images(inpainter: Any, images: Sequence[Image.Image], calls: Sequenc
                                                                                                  call.jobs[0])
             continue
         generated = run_batch(inpainter.pipeline, [out[number] for number, _ in batch], [call for _, call in batch],
-                              inpainter.device, on_step_end)
+                              inpainter.device, on_step_end, inpainter.controlnets)
         for (number, call), crop in zip(batch, generated, strict=True):
             out[number] = paste_call(out[number], crop, call)
             shared = "" if len(call.jobs) == 1 else f", Alien Filters call: {'+'.join(j.rule for j in call.jobs)}"

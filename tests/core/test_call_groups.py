@@ -93,6 +93,18 @@ def test_only_jobs_with_the_same_schedule_merge():
     assert len(group_calls([_job(0, (100, 100, 400, 300)), f], SIZE, SIDE, regional=True)) == 2
 
 
+def test_a_call_runs_at_most_one_controlnet_unit():
+    canny, depth = ControlSpec("canny"), ControlSpec("depth")
+    a, b = _job(0, (100, 100, 400, 300)), _job(1, (120, 90, 410, 310))
+
+    def calls(unit_a: ControlSpec | None, unit_b: ControlSpec | None) -> int:
+        jobs = [dataclasses.replace(a, control=unit_a), dataclasses.replace(b, control=unit_b)]
+        return len(group_calls(jobs, SIZE, SIDE, regional=True))
+
+    assert calls(canny, canny) == calls(canny, None) == calls(None, None) == 1
+    assert calls(canny, depth) == calls(canny, ControlSpec("canny", weight=0.5)) == 2
+
+
 def test_batches_hold_calls_of_one_size_and_schedule_in_order():
     jobs = [_job(0, (0, 0, 200, 200)), _job(1, (300, 0, 500, 200)), _job(2, (0, 300, 300, 500)),
             _job(3, (400, 300, 600, 500)), _job(4, (500, 0, 700, 200), steps=10)]

@@ -13,15 +13,18 @@ import pytest
 import torch
 from PIL import Image
 
+from alien_filters.core.call_groups import InpaintCall, own_call
 from alien_filters.core.contracts import FinishJob, InpaintJob
 from alien_filters.core.control import ControlSpec, FinishSpec
 from alien_filters.core.edges import canny_image
 from alien_filters.core.guidance import attach_control
 from alien_filters.core.settings import InpaintSettings
 from alien_filters.models.manager import ModelManager
+from alien_filters.stages.batched_inpaint import paste_call, region_masks, run_batch
 from alien_filters.stages.control_images import DEPTH_MODEL, ModelControlImager
 from alien_filters.stages.controlnet import ControlNets
 from alien_filters.stages.inpaint_diffusers import LOAD_NAME, DiffusersInpainter
+from alien_filters.stages.regional_control import masked_residuals, unit_weights
 from tests.support.builders_control import write_tiny_controlnet, write_tiny_dpt
 from tests.support.builders_diffusion import write_tiny_inpaint_checkpoint
 from tests.support.torch_threads import one_torch_thread  # noqa: F401 (autouse fixture)
@@ -91,6 +94,55 @@ def test_a_unit_runs_the_controlnet_on_the_jobs_crop_and_only_the_mask_changes(i
     assert 'ControlNet 0: "Module: canny, Model: control_v11p_sd15_canny, Weight: 1' in infotext
     assert manager.load_count == {LOAD_NAME: 1, "control_v11p_sd15_canny": 1}
     assert inpainter.controlnets.pipeline(inpainter.pipeline, CANNY).unet is inpainter.pipeline.unet  # shared
+
+
+def test_a_unit_alone_in_a_call_equals_its_own_call(inpainter, room):
+    job = _job(CANNY, canny_image(room, 100, 200))
+    own = own_call(job, room.size, inpainter.model_size())
+    [generated] = run_batch(inpainter.pipeline, [room], [own], "cpu", controlnets=inpainter.controlnets)
+    alone = inpainter.inpaint(room, job)
+    assert np.abs(np.asarray(paste_call(room, generated, own), dtype=np.int16)
+                  - np.asarray(alone, dtype=np.int16)).max() <= 2
+
+
+def test_a_regional_call_runs_its_unit_outside_the_masks_of_the_jobs_without_it(inpainter, room):
+    guided = _job(CANNY, canny_image(room, 100, 200))
+    plain_mask = np.zeros((96, 128), dtype=bool)
+    plain_mask[10:28, 10:120] = True
+    plain = InpaintJob(index=1, rule="painting", classes=("painting",), mask=plain_mask, prompt="a green painting",
+                       negative_prompt="", settings=SETTINGS, seed=2, box=(4, 4, 124, 90))
+    call = InpaintCall((guided, plain), (4, 4, 124, 90), (64, 48))
+    weights = unit_weights(call, region_masks(call))
+    assert weights.shape == (6, 8) and weights[0].mean() < 0.6 and weights[-1].min() == 1.0  # painting on top
+    conds: list[tuple[int, ...]] = []
+    controlnet = inpainter.controlnets.model(CANNY, torch.float32)
+    handle = controlnet.register_forward_pre_hook(
+        lambda module, args, kwargs: conds.append(tuple(kwargs["controlnet_cond"].shape)), with_kwargs=True)
+    try:
+        [(result, infotexts)] = inpainter.inpaint_images([room], [[call]], 1, lambda batch: None)
+    finally:
+        handle.remove()
+    assert conds and conds[0][1:] == (3, 48, 64)  # the ControlNet ran on the whole call's crop
+    assert not controlnet._forward_hooks  # the residual mask is taken off again
+    outside = ~(guided.mask | plain.mask)
+    assert np.array_equal(np.asarray(result)[outside], np.asarray(room)[outside])
+    assert "ControlNet 0" in infotexts[0] and "ControlNet 0" not in infotexts[1]
+
+
+def test_residuals_are_weighted_per_pixel_at_each_resolution():
+    class Residuals(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+            return (torch.ones(2, 3, 4, 4), torch.ones(2, 3, 2, 2)), torch.ones(2, 3, 1, 1)
+
+    module = Residuals()
+    weights = torch.ones(4, 4)
+    weights[:, :2] = 0.0  # the left half belongs to a job without the unit
+    with masked_residuals(module, weights):
+        (full, half), mid = module(torch.zeros(1))
+    assert torch.equal(full[..., :2], torch.zeros(2, 3, 4, 2)) and torch.equal(full[..., 2:], torch.ones(2, 3, 4, 2))
+    assert torch.equal(half[..., 0], torch.zeros(2, 3, 2)) and torch.equal(half[..., 1], torch.ones(2, 3, 2))
+    assert torch.allclose(mid, torch.full((2, 3, 1, 1), 0.5))
+    assert torch.equal(module(torch.zeros(1))[1], torch.ones(2, 3, 1, 1))  # the hook is gone after the block
 
 
 def test_missing_model_is_a_reason_not_a_failure_and_the_job_runs_without(inpainter, room):
