@@ -193,6 +193,26 @@ def diffusion_checkpoint(cache: Path, profile: str, spec: Any) -> Path:
     return folder
 
 
+def canny_inpainter() -> DiffusersInpainter:
+    """The reduced checkpoint with the reduced canny ControlNet of ``benchmarks.control_cost`` (other units cannot
+    be had, so ``readied`` drops them)."""
+    from alien_filters.core.control import ControlSpec
+    from alien_filters.stages.controlnet import ControlNets
+
+    from .control_cost import build_models
+    from .run import DEFAULT_CACHE
+
+    checkpoint, controlnet, _ = build_models(DEFAULT_CACHE, full=False)
+    canny = ControlSpec("canny").model
+
+    def locate(name: str) -> Path:
+        if name != canny:
+            raise OSError(f"{name}: not built for the benchmark")
+        return controlnet
+
+    return DiffusersInpainter(checkpoint, controlnets=ControlNets(locate))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     import torch
 
@@ -203,6 +223,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=2, help="rooms (default 2)")
     parser.add_argument("--steps", type=int, help="diffusion steps (default: the profile's)")
     parser.add_argument("--threads", type=int, help="torch CPU threads")
+    parser.add_argument("--control", action="store_true",
+                        help="run the theme's canny units with the reduced ControlNet of benchmarks.control_cost "
+                             "(and its reduced checkpoint; --quick only); other units are dropped as unavailable")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--merge-into", type=Path, metavar="JSON",
                         help="also add the inpaint keys to this results JSON (latest.json), marked as this run's")
@@ -210,16 +233,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     profile = PROFILES["quick" if args.quick else "full"]
-    checkpoint = diffusion_checkpoint(DEFAULT_CACHE, profile.name, profile.models)
     theme = benchmark_theme(args.steps or profile.steps)
     planned = resized_records(theme, args.count, profile.image_size, profile.working)
-    inpainter = DiffusersInpainter(checkpoint)
+    if args.control:
+        if not args.quick:
+            parser.error("--control needs --quick (the ControlNet is built at the reduced model's shape)")
+        inpainter = canny_inpainter()
+    else:
+        inpainter = DiffusersInpainter(diffusion_checkpoint(DEFAULT_CACHE, profile.name, profile.models))
     _ = inpainter.pipeline
     records = readied(planned, inpainter)
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     results = compare(inpainter, records, log)
     results["inpaint_work_vs_full_pass_with_control_units"] = work_with_units(planned, inpainter.model_size())
     results.update(profile=profile.name, diffusion_steps=args.steps or profile.steps, rooms=len(records),
+                   control_units=sum(job.control is not None for r in records for job in r.jobs),
                    working_size=list(records[0].working.size), threads=torch.get_num_threads(), started=started,
                    command="python -m benchmarks.inpaint_modes " + " ".join(sys.argv[1:] if argv is None else argv))
     write_json(args.out, results)
