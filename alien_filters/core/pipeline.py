@@ -177,7 +177,8 @@ class Pipeline:
         offload_before_inpaint: bool = True,
     ) -> None:
         """``offload_before_inpaint``: release the restore, tag and segment models (to the CPU, or freed,
-        as each stage chooses) before diffusion starts, so that it gets the accelerator's memory."""
+        as each stage chooses) before diffusion starts, and the control imager's once it made the control images,
+        so that diffusion gets the accelerator's memory."""
         missing = required_stages(stages, options)
         if missing:
             raise StageMissing(f"no implementation for stage(s): {', '.join(missing)}")
@@ -250,6 +251,8 @@ class Pipeline:
         with self._stage("inpaint", 4, shared):
             controls = [attach_control(item.working, item.plan.jobs, self.stages.inpainter, self.stages.control)
                         for item in prepared]
+            if self.offload_before_inpaint and any(control.images for control in controls):
+                release_all([self.stages.control])  # the depth model, once its images are made
             inpainted = self._inpaint_any([item.working for item in prepared], [c.jobs for c in controls])
         total = sum(done.work for done in inpainted)
         results = []

@@ -44,6 +44,7 @@ class DepthEstimator:
         return cls(model.to(device), processor, device)
 
     def __call__(self, image: Image.Image) -> Image.Image:
+        self.model.to(self.device)  # back from an offload to the CPU (a no-op when it is there)
         inputs = self.processor(images=image.convert("RGB"), return_tensors="pt")
         pixels = inputs["pixel_values"].to(self.device, self.dtype)
         with torch.inference_mode():
@@ -104,7 +105,7 @@ class ModelControlImager:
         return self._depth(image)
 
     def release(self) -> None:
-        """Free the depth model (the offload policy's ``free``); the next depth image loads it again."""
+        """The offload policy's ``cpu`` mode, as for SAM: the depth model moves to the CPU before diffusion and
+        returns to its device for the next depth image."""
         if self._depth is not None:
-            self._depth.release("free")
-            self._depth = None
+            self._depth.release("cpu")

@@ -145,6 +145,16 @@ def test_control_images_are_made_once_per_image_and_shared():
     assert records.get("lamp") is None and result.finish is None
 
 
+def test_the_control_imager_is_released_once_its_images_are_made_before_diffusion():
+    imager = CountingImager()
+    inpainter = GuidedInpainter()
+    paint = inpainter.inpaint
+    inpainter.inpaint = lambda image, job: (imager.events.append("inpaint"), paint(image, job))[1]
+    _guided_run(THEME.replace("finish:", "# finish:"), imager, inpainter)
+    assert imager.events[:2] == ["control image", "release"] and imager.events.count("release") == 1
+    assert imager.events[2:] and set(imager.events[2:]) == {"inpaint"}
+
+
 def test_units_are_dropped_and_recorded_when_the_inpainter_takes_none():
     plain = PaintInpainter()
     stages, result = _guided_run(THEME, inpainter=plain)

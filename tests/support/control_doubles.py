@@ -40,14 +40,21 @@ class GuidedInpainter(PaintInpainter):
 
 @dataclass
 class CountingImager:
-    """Canny control images, counting what it was asked for."""
+    """Canny control images, counting what it was asked for and when it was released (as the offload policy
+    releases a stage)."""
 
     name: str = "counting-canny"
     calls: list[tuple] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+    """"control image" and "release", in order."""
 
     def control_image(self, image: Image.Image, spec: ControlSpec) -> Image.Image:
         self.calls.append(spec.preprocessor_key)
+        self.events.append("control image")
         return canny_image(image, spec.canny_low, spec.canny_high)
+
+    def release(self) -> None:
+        self.events.append("release")
 
 
 @dataclass
