@@ -216,11 +216,10 @@ def image_batches(calls_per_image: Sequence[Sequence[InpaintCall]], batch_size: 
         first = next(number for number, queue in enumerate(queues) if queue)
         head = queues[first].popleft()
         batch = [(first, call) for call in head]
-        if not _has_unit(head):
+        if not _has_unit(head):  # a unit call's key names its job index, unique within its own image only
             for number in range(first + 1, len(queues)):
                 queue = queues[number]
-                if queue and batch_key(queue[0][0]) == batch_key(head[0]) and not _has_unit(queue[0]) \
-                        and len(batch) + len(queue[0]) <= batch_size:
+                if queue and batch_key(queue[0][0]) == batch_key(head[0]) and len(batch) + len(queue[0]) <= batch_size:
                     batch += [(number, call) for call in queue.popleft()]
         out.append(batch)
     return out
