@@ -107,7 +107,10 @@ def run_batch(pipe: Any, images: Sequence[Image.Image], calls: Sequence[InpaintC
     latent_factor = int(pipe.vae_scale_factor)
     masks_per_call = [region_masks(call, latent_factor) for call in calls]
     staggered = StaggeredStarts(pipe, calls, crops, masks_per_call, on_step_end)
-    unit = call_unit(calls[0]) if len(calls) == 1 else None
+    units = [call_unit(call) for call in calls]
+    if len(calls) > 1 and any(units):
+        raise ValueError("a call with a ControlNet unit runs alone in its batch")
+    unit = units[0]
     control: dict[str, Any] = {}
     if unit is not None:
         if controlnets is None:
