@@ -62,18 +62,23 @@ def check(state: dict) -> str:
     return name
 
 
-def main(forge: Path, out: Path) -> None:
-    sys.argv = [sys.argv[0], "--always-cpu"]  # Forge's backend parses the command line when imported
-    # the folders modules/paths.py puts on sys.path
-    sys.path[:0] = [str(forge / p) for p in ("", "repositories/huggingface_guess", "packages_3rdparty")]
+def save_whole(state: dict, out: Path) -> None:
+    """``state`` as a safetensors file at ``out``, written beside it and renamed (never a half-written file)."""
     from safetensors.torch import save_file
 
-    state = build_state_dict(forge)
-    name = check(state)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".part")
     save_file(state, str(partial))
     partial.replace(out)
+
+
+def main(forge: Path, out: Path) -> None:
+    sys.argv = [sys.argv[0], "--always-cpu"]  # Forge's backend parses the command line when imported
+    # the folders modules/paths.py puts on sys.path
+    sys.path[:0] = [str(forge / p) for p in ("", "repositories/huggingface_guess", "packages_3rdparty")]
+    state = build_state_dict(forge)
+    name = check(state)
+    save_whole(state, out)
     print(f"wrote {out} ({out.stat().st_size // 2**20} MB; huggingface_guess: {name}, 9 input channels)")
 
 

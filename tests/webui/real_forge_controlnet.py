@@ -41,14 +41,11 @@ def check(state: dict) -> None:
 
 def main(forge: Path, out: Path) -> None:
     sys.path[:0] = [str(forge / "repositories" / "huggingface_guess")]
-    from safetensors.torch import save_file
+    from real_forge_checkpoint import save_whole  # its sibling script, on sys.path as this script's folder
 
     state = build_state_dict()
     check(state)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.name + ".part")
-    save_file(state, str(partial))
-    partial.replace(out)
+    save_whole(state, out)
     print(f"wrote {out} ({out.stat().st_size // 2**20} MB; huggingface_guess: SD1.5 ControlNet)")
 
 
